@@ -1,0 +1,41 @@
+"""Feature selection for the nox matrix: tests marked for a feature run only where it is installed.
+
+``YOI_TEST_FEATURES`` (set by nox) lists the extras installed in this environment. Without it
+(a developer's full environment) every feature counts as installed.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+FEATURE_MODULES = {
+    "fs-store": ("yoi_pod_store", "yoi_session_store"),
+    "http-server": ("starlette", "uvicorn"),
+}
+
+
+def installed_features() -> set[str]:
+    declared = os.environ.get("YOI_TEST_FEATURES")
+    if declared is None:
+        return set(FEATURE_MODULES)
+    return {feature for feature in declared.split(",") if feature}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "feature(name): needs the named extra installed")
+    config.addinivalue_line("markers", "without_feature(name): runs only where the extra is absent")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    features = installed_features()
+    for item in items:
+        for marker in item.iter_markers("feature"):
+            if marker.args[0] not in features:
+                item.add_marker(pytest.mark.skip(reason=f"runs in the {marker.args[0]} session"))
+        for marker in item.iter_markers("without_feature"):
+            if marker.args[0] in features:
+                item.add_marker(
+                    pytest.mark.skip(reason=f"runs in the session without {marker.args[0]}")
+                )

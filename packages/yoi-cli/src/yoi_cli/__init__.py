@@ -1,0 +1,1 @@
+"""The ``yoi`` command line."""

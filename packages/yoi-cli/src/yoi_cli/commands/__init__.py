@@ -1,0 +1,1 @@
+"""``yoi`` subcommands; each module is imported only when its command runs."""

@@ -1,0 +1,1 @@
+"""A test-only third-party yoi plugin."""
