@@ -1,0 +1,190 @@
+# ruff: noqa: N818 - the error names are the Runtime contract's own, shared with REST codes
+"""Typed Runtime errors. Each carries a stable ``code`` that the REST adapter returns verbatim.
+
+Messages never contain absolute paths: persistence implementations put store-relative
+descriptions into StoreIo / StoreMissing / StoreCorrupt.
+"""
+
+from __future__ import annotations
+
+
+class WorkerRuntimeError(Exception):
+    """Base of every error the Runtime raises on purpose."""
+
+    code = "runtime_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_json(self) -> dict[str, str]:
+        """The ``{"code", "message"}`` object of a REST error body."""
+        return {"code": self.code, "message": self.message}
+
+
+class RuntimeStopped(WorkerRuntimeError):
+    """A mutation reached a Runtime that has stopped."""
+
+    code = "runtime_stopped"
+
+    def __init__(self, runtime_id: str) -> None:
+        super().__init__(f"runtime {runtime_id} is stopped")
+        self.runtime_id = runtime_id
+
+
+class RuntimeClosed(WorkerRuntimeError):
+    """A mutation reached a Runtime whose ``close()`` has run (its store is released)."""
+
+    code = "runtime_closed"
+
+    def __init__(self, runtime_id: str) -> None:
+        super().__init__(f"runtime {runtime_id} is closed")
+        self.runtime_id = runtime_id
+
+
+class WrongRuntime(WorkerRuntimeError):
+    """A WorkerRef names another Runtime than the one asked."""
+
+    code = "wrong_runtime"
+
+    def __init__(self, worker_id: str, ref_runtime_id: str, runtime_id: str) -> None:
+        super().__init__(
+            f"worker {worker_id} belongs to runtime {ref_runtime_id}, not runtime {runtime_id}"
+        )
+        self.worker_id = worker_id
+        self.ref_runtime_id = ref_runtime_id
+        self.runtime_id = runtime_id
+
+
+class WrongRuntimeCursor(WorkerRuntimeError):
+    """An event cursor names another Runtime than the one asked."""
+
+    code = "wrong_runtime_cursor"
+
+    def __init__(self, cursor_runtime_id: str, runtime_id: str) -> None:
+        super().__init__(
+            f"event cursor belongs to runtime {cursor_runtime_id}, not runtime {runtime_id}"
+        )
+        self.cursor_runtime_id = cursor_runtime_id
+        self.runtime_id = runtime_id
+
+
+class WorkerNotFound(WorkerRuntimeError):
+    code = "worker_not_found"
+
+    def __init__(self, worker_id: str, runtime_id: str) -> None:
+        super().__init__(f"worker {worker_id} was not found in runtime {runtime_id}")
+        self.worker_id = worker_id
+        self.runtime_id = runtime_id
+
+
+class WorkerConflict(WorkerRuntimeError):
+    """A Worker name is already taken: in this Runtime, or by another live Runtime's Pod."""
+
+    code = "worker_conflict"
+
+    def __init__(self, worker_id: str, detail: str) -> None:
+        super().__init__(f"worker {worker_id} {detail}")
+        self.worker_id = worker_id
+
+
+class LimitTooLarge(WorkerRuntimeError):
+    code = "limit_too_large"
+
+    def __init__(self, limit: int, maximum: int) -> None:
+        super().__init__(f"limit {limit} exceeds maximum {maximum}")
+        self.limit = limit
+        self.maximum = maximum
+
+
+class InvalidRequest(WorkerRuntimeError):
+    """Bad input; nothing was changed. The message reads ``invalid request: <detail>``."""
+
+    code = "invalid_request"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"invalid request: {detail}")
+        self.detail = detail
+
+
+class InvalidWorkerId(InvalidRequest):
+    """A Worker name or id breaks the name rule; the message says which part of it."""
+
+    code = "invalid_worker_id"
+
+
+class WorkerNotRunning(InvalidRequest):
+    """Input to a Worker that has stopped or been cancelled (a conflict, not malformed input)."""
+
+    code = "worker_not_running"
+
+    def __init__(self, worker_id: str) -> None:
+        super().__init__(f"worker {worker_id} is not running")
+        self.worker_id = worker_id
+
+
+class StoreIo(WorkerRuntimeError):
+    """The store failed to read or write; memory was left as it was before the call."""
+
+    code = "store_io"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"store I/O failed: {detail}")
+        self.detail = detail
+
+
+class StoreMissing(WorkerRuntimeError):
+    code = "store_missing"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"store is missing: {detail}")
+        self.detail = detail
+
+
+class StoreCorrupt(WorkerRuntimeError):
+    code = "store_corrupt"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"store is corrupt: {detail}")
+        self.detail = detail
+
+
+class FeatureNotInstalled(WorkerRuntimeError, ImportError):
+    """An optional feature's libraries are absent; the message names the extra to install.
+
+    It is also an ImportError, so an optional module that checks its feature on import fails
+    the way Python code expects a missing dependency to fail.
+    """
+
+    code = "feature_not_installed"
+
+    def __init__(self, feature: str, missing: list[str]) -> None:
+        super().__init__(
+            f"the {feature} feature needs {', '.join(missing)}, which "
+            f"{'is' if len(missing) == 1 else 'are'} not installed: "
+            f"install yoi-worker-runtime[{feature}]"
+        )
+        self.feature = feature
+        self.missing = missing
+
+
+#: Every error code, for adapters that map codes to transport statuses.
+ERROR_CODES: tuple[str, ...] = tuple(
+    cls.code
+    for cls in (
+        RuntimeStopped,
+        RuntimeClosed,
+        WrongRuntime,
+        WrongRuntimeCursor,
+        WorkerNotFound,
+        WorkerConflict,
+        LimitTooLarge,
+        InvalidRequest,
+        InvalidWorkerId,
+        WorkerNotRunning,
+        StoreIo,
+        StoreMissing,
+        StoreCorrupt,
+        FeatureNotInstalled,
+    )
+)

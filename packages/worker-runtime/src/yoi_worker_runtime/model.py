@@ -1,0 +1,433 @@
+"""The Runtime's data model: requests, views, acks, events and the records persistence stores.
+
+Every class is a frozen attrs class; ``yoi_worker_runtime.codec`` turns them into JSON and back,
+and ``yoi_worker_runtime.schema`` derives their JSON Schema, so these definitions are the one
+source of truth for the Python API, the REST bodies and the OpenAPI document.
+
+JSON conventions: a field whose default is ``None`` is left out when it is ``None`` (and accepted
+as missing or ``null``); a required field that may be ``null`` (``next_start``) is always present.
+Lists are tuples here and arrays in JSON. Timestamps are RFC 3339 UTC strings with milliseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal, TypeAlias
+
+import attrs
+
+from yoi_worker_runtime.errors import InvalidWorkerId
+from yoi_worker_runtime.ids import WORKER_NAME_PATTERN, validate_worker_name
+from yoi_worker_runtime.timestamps import TIMESTAMP_PATTERN
+
+RuntimeStatus: TypeAlias = Literal["running", "stopped"]
+WorkerStatus: TypeAlias = Literal["running", "stopped", "cancelled"]
+InputKind: TypeAlias = Literal["user", "system"]
+Backend: TypeAlias = Literal["memory", "fs_store"]
+Severity: TypeAlias = Literal["info", "warning", "error"]
+EventKind: TypeAlias = Literal[
+    "runtime_started",
+    "runtime_stopped",
+    "worker_created",
+    "worker_restored",
+    "worker_input_accepted",
+    "worker_stopped",
+    "worker_cancelled",
+]
+
+#: Literal values, for validation and documentation.
+WORKER_STATUSES: tuple[WorkerStatus, ...] = ("running", "stopped", "cancelled")
+EVENT_KINDS: tuple[EventKind, ...] = (
+    "runtime_started",
+    "runtime_stopped",
+    "worker_created",
+    "worker_restored",
+    "worker_input_accepted",
+    "worker_stopped",
+    "worker_cancelled",
+)
+
+
+def _schema(
+    description: str | None = None,
+    *,
+    check: Callable[[object], str | None] | None = None,
+    **keywords: Any,
+) -> dict[str, Any]:
+    """Field metadata: extra JSON Schema keywords (the codec enforces them too) and, where a
+    keyword cannot say it precisely, a ``check`` returning the problem with a value."""
+    extra = dict(keywords)
+    if description is not None:
+        extra["description"] = description
+    metadata: dict[str, Any] = {"json_schema": extra}
+    if check is not None:
+        metadata["check"] = check
+    return metadata
+
+
+_NON_BLANK = r"\S"
+_TIMESTAMP = _schema("RFC 3339 UTC time with milliseconds", pattern=TIMESTAMP_PATTERN)
+_ID = _schema(minLength=1, pattern=_NON_BLANK)
+
+
+def _text(description: str) -> dict[str, Any]:
+    """Metadata of a string that must hold something besides whitespace."""
+    return _schema(f"{description}; not blank", minLength=1, pattern=_NON_BLANK)
+
+
+def _check_worker_name(value: object) -> str | None:
+    try:
+        validate_worker_name(value)
+    except InvalidWorkerId as exc:
+        return exc.detail
+    return None
+
+
+# --- identities -------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class WorkerRef:
+    """The only authority for a Worker operation: which Runtime, which Worker."""
+
+    runtime_id: str = attrs.field(metadata=_ID)
+    worker_id: str = attrs.field(metadata=_ID)
+
+
+# --- create request ---------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class AssistantIntent:
+    kind: Literal["assistant"] = "assistant"
+    purpose: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class TaskIntent:
+    kind: Literal["task"] = "task"
+    objective: str = attrs.field(metadata=_text("What the task is to achieve"))
+
+
+@attrs.frozen(kw_only=True)
+class RoleIntent:
+    kind: Literal["role"] = "role"
+    role: str = attrs.field(metadata=_text("The role the Worker plays"))
+    purpose: str | None = None
+
+
+WorkerIntent: TypeAlias = AssistantIntent | TaskIntent | RoleIntent
+
+
+@attrs.frozen(kw_only=True)
+class RuntimeDefaultProfile:
+    kind: Literal["runtime_default"] = "runtime_default"
+
+
+@attrs.frozen(kw_only=True)
+class BuiltinProfile:
+    kind: Literal["builtin"] = "builtin"
+    value: str = attrs.field(metadata=_text("Built-in profile name"))
+
+
+@attrs.frozen(kw_only=True)
+class NamedProfile:
+    kind: Literal["named"] = "named"
+    value: str = attrs.field(metadata=_text("Profile name"))
+
+
+WorkerProfile: TypeAlias = RuntimeDefaultProfile | BuiltinProfile | NamedProfile
+
+
+@attrs.frozen(kw_only=True)
+class ConfigBundleRef:
+    id: str = attrs.field(metadata=_text("Config bundle id"))
+
+
+@attrs.frozen(kw_only=True)
+class RequestedCapability:
+    name: str = attrs.field(metadata=_text("Capability name"))
+    reason: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ResourceRef:
+    """A named workspace or mount reference handed to the Worker."""
+
+    name: str = attrs.field(metadata=_text("Reference name"))
+    reference: str = attrs.field(metadata=_text("What the name refers to"))
+
+
+@attrs.frozen(kw_only=True)
+class CreateWorkerRequest:
+    intent: WorkerIntent
+    profile: WorkerProfile
+    name: str | None = attrs.field(
+        default=None,
+        metadata=_schema(
+            "The Worker's name, which becomes its worker_id (and its Pod name in a persistent "
+            "store); a fresh id is generated when absent",
+            pattern=WORKER_NAME_PATTERN,
+            check=_check_worker_name,
+        ),
+    )
+    config_bundle: ConfigBundleRef | None = None
+    requested_capabilities: tuple[RequestedCapability, ...] = ()
+    workspace_refs: tuple[ResourceRef, ...] = ()
+    mount_refs: tuple[ResourceRef, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class WorkerInput:
+    kind: InputKind
+    content: str = attrs.field(metadata=_text("The input text"))
+
+
+@attrs.frozen(kw_only=True)
+class LifecycleRequest:
+    """Optional body of stop and cancel: the reason becomes the event message."""
+
+    reason: str | None = None
+
+
+# --- worker views -----------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class WorkerSummary:
+    worker_ref: WorkerRef
+    runtime_id: str
+    worker_id: str
+    status: WorkerStatus
+    intent: WorkerIntent
+    profile: WorkerProfile
+    requested_capability_count: int = attrs.field(metadata=_schema(minimum=0))
+    has_config_bundle: bool
+    transcript_len: int = attrs.field(metadata=_schema(minimum=0))
+    last_event_id: int = attrs.field(metadata=_schema(minimum=1))
+    created_at: str = attrs.field(metadata=_TIMESTAMP)
+    updated_at: str = attrs.field(metadata=_TIMESTAMP)
+
+
+@attrs.frozen(kw_only=True)
+class WorkerDetail:
+    worker_ref: WorkerRef
+    runtime_id: str
+    worker_id: str
+    status: WorkerStatus
+    status_reason: str | None = attrs.field(
+        default=None, metadata=_schema("Why the Worker stopped or was cancelled, when given")
+    )
+    intent: WorkerIntent
+    profile: WorkerProfile
+    config_bundle: ConfigBundleRef | None = None
+    requested_capabilities: tuple[RequestedCapability, ...]
+    workspace_refs: tuple[ResourceRef, ...]
+    mount_refs: tuple[ResourceRef, ...]
+    transcript_len: int = attrs.field(metadata=_schema(minimum=0))
+    last_event_id: int = attrs.field(metadata=_schema(minimum=1))
+    created_at: str = attrs.field(metadata=_TIMESTAMP)
+    updated_at: str = attrs.field(metadata=_TIMESTAMP)
+
+
+# --- transcript -------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class TranscriptEntry:
+    sequence: int = attrs.field(metadata=_schema("Position in the Worker's transcript, from 1"))
+    worker_ref: WorkerRef
+    role: InputKind
+    content: str
+    event_id: int = attrs.field(metadata=_schema("The worker_input_accepted event", minimum=1))
+    at: str = attrs.field(metadata=_TIMESTAMP)
+
+
+@attrs.frozen(kw_only=True)
+class TranscriptProjection:
+    worker_ref: WorkerRef
+    start: int = attrs.field(metadata=_schema("0-based index of the first item", minimum=0))
+    limit: int = attrs.field(metadata=_schema("The limit applied", minimum=1))
+    total_items: int = attrs.field(metadata=_schema(minimum=0))
+    items: tuple[TranscriptEntry, ...]
+    next_start: int | None = attrs.field(
+        metadata=_schema("Where the next page starts; null when this page reaches the end")
+    )
+
+
+# --- acks -------------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class WorkerInteractionAck:
+    worker_ref: WorkerRef
+    status: WorkerStatus
+    transcript_sequence: int = attrs.field(metadata=_schema(minimum=1))
+    event_id: int = attrs.field(metadata=_schema(minimum=1))
+
+
+@attrs.frozen(kw_only=True)
+class WorkerLifecycleAck:
+    worker_ref: WorkerRef
+    status: WorkerStatus
+    event_id: int = attrs.field(
+        metadata=_schema("The event this call wrote, or the Worker's last event", minimum=1)
+    )
+    changed: bool = attrs.field(
+        metadata=_schema("False when the Worker had already reached a terminal status")
+    )
+
+
+@attrs.frozen(kw_only=True)
+class RuntimeLifecycleAck:
+    runtime_id: str
+    status: RuntimeStatus
+    event_id: int = attrs.field(
+        metadata=_schema("The runtime_stopped event (the one written earlier when unchanged)")
+    )
+    changed: bool
+
+
+# --- events -----------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class RuntimeEvent:
+    id: int = attrs.field(metadata=_schema("Dense per Runtime, from 1", minimum=1))
+    kind: EventKind
+    at: str = attrs.field(metadata=_TIMESTAMP)
+    message: str
+    worker_ref: WorkerRef | None = None
+
+
+@attrs.frozen(kw_only=True)
+class EventCursor:
+    runtime_id: str = attrs.field(metadata=_ID)
+    next_event_id: int = attrs.field(
+        metadata=_schema("The id of the next event to read", minimum=1)
+    )
+
+
+@attrs.frozen(kw_only=True)
+class EventBatch:
+    runtime_id: str
+    cursor: EventCursor = attrs.field(metadata=_schema("The cursor to read on from"))
+    events: tuple[RuntimeEvent, ...]
+    has_more: bool = attrs.field(metadata=_schema("More events are already there to read"))
+
+
+# --- runtime ----------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class RuntimeLimits:
+    max_transcript_projection_items: int = attrs.field(default=256, metadata=_schema(minimum=1))
+    max_event_batch_items: int = attrs.field(default=256, metadata=_schema(minimum=1))
+
+
+@attrs.frozen(kw_only=True)
+class RuntimeDiagnostic:
+    id: str = attrs.field(metadata=_schema("Stable: the code, then @ and the Worker id if any"))
+    severity: Severity
+    code: str
+    message: str
+    worker_ref: WorkerRef | None = None
+
+
+@attrs.frozen(kw_only=True)
+class RuntimeSummary:
+    runtime_id: str
+    display_name: str
+    backend: Backend
+    status: RuntimeStatus
+    worker_count: int = attrs.field(metadata=_schema(minimum=0))
+    active_worker_count: int = attrs.field(metadata=_schema(minimum=0))
+    stopped_worker_count: int = attrs.field(metadata=_schema(minimum=0))
+    cancelled_worker_count: int = attrs.field(metadata=_schema(minimum=0))
+    diagnostic_count: int = attrs.field(metadata=_schema(minimum=0))
+    last_event_id: int = attrs.field(metadata=_schema(minimum=1))
+    started_at: str = attrs.field(metadata=_TIMESTAMP)
+    limits: RuntimeLimits
+
+
+@attrs.frozen(kw_only=True)
+class ErrorDetail:
+    """The ``error`` object of a REST error body."""
+
+    code: str
+    message: str
+
+
+# --- records persistence stores ---------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class WorkerDefinition:
+    """What a Worker was created with (everything of the request but its name)."""
+
+    intent: WorkerIntent
+    profile: WorkerProfile
+    config_bundle: ConfigBundleRef | None = None
+    requested_capabilities: tuple[RequestedCapability, ...] = ()
+    workspace_refs: tuple[ResourceRef, ...] = ()
+    mount_refs: tuple[ResourceRef, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class WorkerRecord:
+    """A Worker's state as the Runtime keeps it; persistence receives it after every change."""
+
+    ref: WorkerRef
+    definition: WorkerDefinition
+    status: WorkerStatus
+    status_reason: str | None = None
+    created_at: str = attrs.field(metadata=_TIMESTAMP)
+    updated_at: str = attrs.field(metadata=_TIMESTAMP)
+    transcript_len: int = attrs.field(metadata=_schema(minimum=0))
+    last_event_id: int = attrs.field(metadata=_schema(minimum=1))
+
+
+@attrs.frozen(kw_only=True)
+class RuntimeRecord:
+    """A Runtime's own state as persistence stores it."""
+
+    runtime_id: str
+    display_name: str
+    status: RuntimeStatus
+    started_at: str = attrs.field(metadata=_TIMESTAMP)
+    stopped_at: str | None = None
+
+
+#: Every model with a JSON form, in the order a schema document lists them.
+MODELS: tuple[type[Any], ...] = (
+    WorkerRef,
+    AssistantIntent,
+    TaskIntent,
+    RoleIntent,
+    RuntimeDefaultProfile,
+    BuiltinProfile,
+    NamedProfile,
+    ConfigBundleRef,
+    RequestedCapability,
+    ResourceRef,
+    CreateWorkerRequest,
+    WorkerInput,
+    LifecycleRequest,
+    WorkerSummary,
+    WorkerDetail,
+    TranscriptEntry,
+    TranscriptProjection,
+    WorkerInteractionAck,
+    WorkerLifecycleAck,
+    RuntimeLifecycleAck,
+    RuntimeEvent,
+    EventCursor,
+    EventBatch,
+    RuntimeLimits,
+    RuntimeDiagnostic,
+    RuntimeSummary,
+    ErrorDetail,
+    WorkerDefinition,
+    WorkerRecord,
+    RuntimeRecord,
+)

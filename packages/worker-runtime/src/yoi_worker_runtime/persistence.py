@@ -1,0 +1,154 @@
+"""The persistence seam: how a Runtime hands every change to a store before it takes effect.
+
+The Runtime is write-ahead: for each mutation it first computes the complete outcome (new records,
+the transcript entry, the events with their ids), then calls exactly one ``record_*`` method with
+all of it, and only when that returns does it change memory. So a store that raises leaves the
+Runtime exactly as it was, and an implementation that writes each call atomically keeps disk
+and memory in agreement. Calls arrive one at a time (the Runtime serialises its writers), in
+event-id order, never while readers are locked out.
+
+Failures: raise StoreIo, StoreMissing or StoreCorrupt (from ``yoi_worker_runtime.errors``) with
+store-relative descriptions, never absolute paths. A plain OSError is turned into StoreIo.
+``claim_worker`` may also raise WorkerConflict.
+
+The core ships :class:`MemoryPersistence`, which keeps nothing; the ``fs-store`` feature provides
+one that keeps Workers as Pods (pod-store) and transcripts and events as sessions (session-store).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import attrs
+
+from yoi_worker_runtime.model import (
+    Backend,
+    RuntimeDiagnostic,
+    RuntimeEvent,
+    RuntimeRecord,
+    TranscriptEntry,
+    WorkerRecord,
+    WorkerRef,
+)
+
+
+@attrs.frozen(kw_only=True)
+class RestoredWorker:
+    """A Worker as a store hands it back: its record and its whole transcript in order."""
+
+    worker: WorkerRecord
+    transcript: tuple[TranscriptEntry, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class RestoredRuntime:
+    """Everything ``load()`` found: the Runtime's record, Workers, event log, and problems met
+    on the way (a torn tail, a stray file) as diagnostics rather than a failure to load."""
+
+    runtime: RuntimeRecord
+    workers: tuple[RestoredWorker, ...] = ()
+    events: tuple[RuntimeEvent, ...] = ()
+    diagnostics: tuple[RuntimeDiagnostic, ...] = ()
+
+
+@runtime_checkable
+class RuntimePersistence(Protocol):
+    """Where a Runtime's state lives. Every ``record_*`` call is one all-or-nothing change."""
+
+    @property
+    def backend(self) -> Backend:
+        """Reported in RuntimeSummary.backend: ``memory`` or ``fs_store``."""
+        ...
+
+    def load(self) -> RestoredRuntime | None:
+        """The stored Runtime, or None when the store holds none yet (a fresh Runtime)."""
+        ...
+
+    def claim_worker(self, ref: WorkerRef) -> RestoredWorker | None:
+        """Called before a caller-named Worker is created. Return None to start it fresh,
+        a RestoredWorker (with ``worker.ref == ref``) to bring back what the store kept under
+        that name, or raise WorkerConflict when another live Runtime hosts it."""
+        ...
+
+    def record_runtime_started(self, runtime: RuntimeRecord, event: RuntimeEvent) -> None:
+        """A fresh Runtime: its record and event 1 (``runtime_started``)."""
+        ...
+
+    def record_worker_created(self, worker: WorkerRecord, event: RuntimeEvent) -> None:
+        """A new Worker (transcript empty) and its ``worker_created`` event."""
+        ...
+
+    def record_worker_restored(
+        self, worker: WorkerRecord, transcript: Sequence[TranscriptEntry], event: RuntimeEvent
+    ) -> None:
+        """A Worker brought back by ``claim_worker``, now running here; ``worker_restored``."""
+        ...
+
+    def record_input(
+        self, worker: WorkerRecord, entry: TranscriptEntry, event: RuntimeEvent
+    ) -> None:
+        """Accepted input: the Worker after it, the transcript entry, ``worker_input_accepted``."""
+        ...
+
+    def record_worker_status(self, worker: WorkerRecord, event: RuntimeEvent) -> None:
+        """A Worker stopped or cancelled: the Worker after it and the event."""
+        ...
+
+    def record_runtime_stopped(
+        self,
+        runtime: RuntimeRecord,
+        workers: Sequence[WorkerRecord],
+        events: Sequence[RuntimeEvent],
+    ) -> None:
+        """The Runtime stopped: its record, every Worker it stopped, and the events
+        (one ``worker_stopped`` per Worker, then ``runtime_stopped``)."""
+        ...
+
+    def close(self) -> None:
+        """Release the store (locks, handles). Called once, by ``Runtime.close()``."""
+        ...
+
+
+class MemoryPersistence:
+    """The default: state lives only in the Runtime's memory, so every write trivially succeeds."""
+
+    @property
+    def backend(self) -> Backend:
+        return "memory"
+
+    def load(self) -> RestoredRuntime | None:
+        return None
+
+    def claim_worker(self, ref: WorkerRef) -> RestoredWorker | None:
+        return None
+
+    def record_runtime_started(self, runtime: RuntimeRecord, event: RuntimeEvent) -> None:
+        pass
+
+    def record_worker_created(self, worker: WorkerRecord, event: RuntimeEvent) -> None:
+        pass
+
+    def record_worker_restored(
+        self, worker: WorkerRecord, transcript: Sequence[TranscriptEntry], event: RuntimeEvent
+    ) -> None:
+        pass
+
+    def record_input(
+        self, worker: WorkerRecord, entry: TranscriptEntry, event: RuntimeEvent
+    ) -> None:
+        pass
+
+    def record_worker_status(self, worker: WorkerRecord, event: RuntimeEvent) -> None:
+        pass
+
+    def record_runtime_stopped(
+        self,
+        runtime: RuntimeRecord,
+        workers: Sequence[WorkerRecord],
+        events: Sequence[RuntimeEvent],
+    ) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,137 @@
+"""A complete in-process RuntimePersistence for tests of the persistence seam.
+
+It keeps everything the Runtime records, so a second ``Runtime.open`` on it restores the first
+Runtime, and it can be told to fail or stall a given write: the seam's failure paths run for real.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import attrs
+from yoi_worker_runtime import (
+    RestoredRuntime,
+    RestoredWorker,
+    RuntimeDiagnostic,
+    RuntimeEvent,
+    RuntimeRecord,
+    StoreIo,
+    TranscriptEntry,
+    WorkerConflict,
+    WorkerRecord,
+    WorkerRef,
+)
+from yoi_worker_runtime.model import Backend
+
+
+class RecordingPersistence:
+    def __init__(self) -> None:
+        self.runtime: RuntimeRecord | None = None
+        self.workers: dict[str, WorkerRecord] = {}
+        self.transcripts: dict[str, list[TranscriptEntry]] = {}
+        self.events: list[RuntimeEvent] = []
+        self.load_diagnostics: list[RuntimeDiagnostic] = []
+        #: Worker names a previous Runtime left behind: restorable by ``claim_worker``.
+        self.kept: dict[str, RestoredWorker] = {}
+        #: Worker names another live Runtime hosts: ``claim_worker`` refuses them.
+        self.hosted_elsewhere: dict[str, str] = {}
+        #: Method name -> exception the next call of it raises (then the entry is removed).
+        self.fail_next: dict[str, Exception] = {}
+        #: When set, ``record_input`` waits until ``release`` is set (a slow disk).
+        self.stall_input = threading.Event()
+        self.stalled = threading.Event()
+        self.release = threading.Event()
+        self.calls: list[str] = []
+        self.closed = 0
+
+    @property
+    def backend(self) -> Backend:
+        return "fs_store"
+
+    def _enter(self, method: str) -> None:
+        self.calls.append(method)
+        failure = self.fail_next.pop(method, None)
+        if failure is not None:
+            raise failure
+
+    def load(self) -> RestoredRuntime | None:
+        self._enter("load")
+        if self.runtime is None:
+            return None
+        return RestoredRuntime(
+            runtime=self.runtime,
+            workers=tuple(
+                RestoredWorker(worker=worker, transcript=tuple(self.transcripts[worker_id]))
+                for worker_id, worker in self.workers.items()
+            ),
+            events=tuple(self.events),
+            diagnostics=tuple(self.load_diagnostics),
+        )
+
+    def claim_worker(self, ref: WorkerRef) -> RestoredWorker | None:
+        self._enter("claim_worker")
+        if ref.worker_id in self.hosted_elsewhere:
+            raise WorkerConflict(
+                ref.worker_id, f"is hosted by live runtime {self.hosted_elsewhere[ref.worker_id]}"
+            )
+        kept = self.kept.get(ref.worker_id)
+        if kept is None:
+            return None
+        return RestoredWorker(
+            worker=attrs.evolve(kept.worker, ref=ref),
+            transcript=tuple(attrs.evolve(entry, worker_ref=ref) for entry in kept.transcript),
+        )
+
+    def record_runtime_started(self, runtime: RuntimeRecord, event: RuntimeEvent) -> None:
+        self._enter("record_runtime_started")
+        self.runtime = runtime
+        self.events.append(event)
+
+    def record_worker_created(self, worker: WorkerRecord, event: RuntimeEvent) -> None:
+        self._enter("record_worker_created")
+        self.workers[worker.ref.worker_id] = worker
+        self.transcripts[worker.ref.worker_id] = []
+        self.events.append(event)
+
+    def record_worker_restored(
+        self, worker: WorkerRecord, transcript: Sequence[TranscriptEntry], event: RuntimeEvent
+    ) -> None:
+        self._enter("record_worker_restored")
+        self.kept.pop(worker.ref.worker_id, None)
+        self.workers[worker.ref.worker_id] = worker
+        self.transcripts[worker.ref.worker_id] = list(transcript)
+        self.events.append(event)
+
+    def record_input(
+        self, worker: WorkerRecord, entry: TranscriptEntry, event: RuntimeEvent
+    ) -> None:
+        self._enter("record_input")
+        if self.stall_input.is_set():
+            self.stalled.set()
+            if not self.release.wait(10):
+                raise StoreIo("the test's stalled write was never released")
+        self.workers[worker.ref.worker_id] = worker
+        self.transcripts[worker.ref.worker_id].append(entry)
+        self.events.append(event)
+
+    def record_worker_status(self, worker: WorkerRecord, event: RuntimeEvent) -> None:
+        self._enter("record_worker_status")
+        self.workers[worker.ref.worker_id] = worker
+        self.events.append(event)
+
+    def record_runtime_stopped(
+        self,
+        runtime: RuntimeRecord,
+        workers: Sequence[WorkerRecord],
+        events: Sequence[RuntimeEvent],
+    ) -> None:
+        self._enter("record_runtime_stopped")
+        self.runtime = runtime
+        for worker in workers:
+            self.workers[worker.ref.worker_id] = worker
+        self.events.extend(events)
+
+    def close(self) -> None:
+        self._enter("close")
+        self.closed += 1
