@@ -7,7 +7,13 @@ dependencies into a fresh environment, so an import the package does not declare
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import nox
@@ -152,3 +158,66 @@ def bench(session: nox.Session) -> None:
         if session.posargs and script.stem not in session.posargs:
             continue
         session.run("python", str(script))
+
+
+def _postgres_bin_dir(session: nox.Session) -> Path:
+    """Debian's PostgreSQL server binaries, installed from the archive when missing."""
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not candidates:
+        session.log("PostgreSQL server binaries not found; installing Debian's postgresql")
+        apt_env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        session.run("apt-get", "update", "-q", external=True, env=apt_env)
+        session.run("apt-get", "install", "-y", "-q", "postgresql", external=True, env=apt_env)
+        candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not candidates:
+        session.error("no PostgreSQL server binaries (initdb) after installing postgresql")
+    return Path(candidates[-1]).parent
+
+
+def _free_loopback_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def postgres_server(session: nox.Session) -> Iterator[str]:
+    """A throwaway PostgreSQL cluster on loopback; yields its URL and stops it afterwards."""
+    bin_dir = _postgres_bin_dir(session)
+    root = Path(tempfile.mkdtemp(prefix="yoi-pg-"))
+    # initdb refuses to run as root: the cluster belongs to an unprivileged user.
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        shutil.chown(root, "nobody", "nogroup")
+        as_user = ["runuser", "-u", "nobody", "--"]
+    data, port = root / "data", _free_loopback_port()
+    run = [*as_user, str(bin_dir / "pg_ctl"), "-D", str(data)]
+    subprocess.run(
+        [
+            *as_user,
+            str(bin_dir / "initdb"),
+            "-D",
+            str(data),
+            "-A",
+            "trust",
+            "-U",
+            "yoi",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections=200"
+    subprocess.run(
+        [*run, "-l", str(root / "server.log"), "-o", options, "-w", "start"],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"postgresql://yoi@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*run, "-m", "fast", "-w", "stop"], check=False, capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)

@@ -1,0 +1,1 @@
+"""Safe storage cleanup: duration parsing, modes and the item report shared by the commands."""
