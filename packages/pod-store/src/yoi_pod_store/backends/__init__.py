@@ -1,0 +1,1 @@
+"""Built-in Pod store backends (loaded only when opened)."""

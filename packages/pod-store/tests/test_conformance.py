@@ -1,0 +1,61 @@
+"""Both built-in backends pass the conformance kit third parties run."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from yoi_pod_store.backends.fs import FsPodStore, open_fs_pod_store
+from yoi_pod_store.backends.memory import MemoryPodStore, open_memory_pod_store
+from yoi_pod_store.contract import PodStore
+from yoi_pod_store.testing import PodStoreContract
+
+_names = itertools.count()
+
+
+def _plant(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+class TestFsBackend(PodStoreContract):
+    @pytest.fixture
+    def store(self, tmp_path: Path) -> PodStore:
+        return open_fs_pod_store(f"fs://{tmp_path}/data?runtime_dir={tmp_path}/run")
+
+    @pytest.fixture
+    def reopen(self, store: PodStore) -> Callable[[], PodStore]:
+        assert isinstance(store, FsPodStore)
+        return lambda: FsPodStore(store.data_dir, store.runtime_dir)
+
+    @pytest.fixture
+    def write_raw_pod(self, store: PodStore) -> Callable[[str, str], None]:
+        assert isinstance(store, FsPodStore)
+        return lambda name, text: _plant(store.data_dir / "pods" / name / "metadata.json", text)
+
+    @pytest.fixture
+    def write_raw_runtime(self, store: PodStore) -> Callable[[str, str], None]:
+        assert isinstance(store, FsPodStore)
+        return lambda rid, text: _plant(store.data_dir / "runtimes" / rid / "runtime.json", text)
+
+
+class TestMemoryBackend(PodStoreContract):
+    @pytest.fixture
+    def store(self) -> PodStore:
+        return open_memory_pod_store(f"memory://conformance-{next(_names)}")
+
+    @pytest.fixture
+    def reopen(self, store: PodStore) -> Callable[[], PodStore]:
+        return lambda: open_memory_pod_store(store.url)
+
+    @pytest.fixture
+    def write_raw_pod(self, store: PodStore) -> Callable[[str, str], None]:
+        assert isinstance(store, MemoryPodStore)
+        return store.write_raw
+
+    @pytest.fixture
+    def write_raw_runtime(self, store: PodStore) -> Callable[[str, str], None]:
+        assert isinstance(store, MemoryPodStore)
+        return store.write_raw_runtime
