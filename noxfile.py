@@ -28,7 +28,7 @@ nox.options.sessions = ["tests", "lint", "typecheck", "wheels"]
 TEST_TOOLS = ["pytest>=8", "hypothesis>=6.100"]
 #: Extra test-only tools a feature needs (the OpenAPI conformance check, for instance).
 FEATURE_TEST_TOOLS = {
-    ("worker-runtime", "http-server"): ["schemathesis>=3.30"],
+    ("worker-runtime", "http-server"): ["schemathesis>=4"],
 }
 #: Local sibling packages each package (and each of its extras) depends on.
 LOCAL_DEPENDENCIES: dict[str, dict[str, list[str]]] = {
@@ -119,7 +119,7 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over every package's sources and tests."""
     _install_package(session, "yoi-cli", ("runtime",))
-    session.install("mypy", *TEST_TOOLS, "schemathesis>=3.30", "httpx")
+    session.install("mypy", *TEST_TOOLS, "schemathesis>=4", "httpx")
     for package in sorted(LOCAL_DEPENDENCIES):
         session.run(
             "mypy",

@@ -1,0 +1,349 @@
+# ruff: noqa: N818 - error names follow the Runtime's own (WorkerNotFound, RuntimeStopped)
+"""A typed Python client for the Runtime's REST API (standard library only: no extra needed).
+
+It returns the core's model objects and raises the core's typed errors, so code written against
+:class:`yoi_worker_runtime.Runtime` reads the same against a remote one::
+
+    from yoi_worker_runtime.client import RuntimeClient
+    from yoi_worker_runtime import CreateWorkerRequest, TaskIntent, RuntimeDefaultProfile
+
+    with RuntimeClient("http://127.0.0.1:8765", token="...") as client:
+        request = CreateWorkerRequest(
+            intent=TaskIntent(objective="triage"), profile=RuntimeDefaultProfile()
+        )
+        worker = client.create_worker(request)
+        client.send_input(worker.worker_id, "hello")
+        print(client.transcript(worker.worker_id).items)
+
+URLs: ``http://HOST:PORT`` or ``http+unix://<percent-encoded socket path>`` (what the server's
+ready line prints). One client keeps one connection; use one client per thread.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import time
+from types import TracebackType
+from typing import Any, Literal, TypeVar
+from urllib.parse import quote, unquote, urlencode, urlsplit
+
+from yoi_worker_runtime import errors
+from yoi_worker_runtime.codec import from_json, to_json
+from yoi_worker_runtime.errors import WorkerRuntimeError
+from yoi_worker_runtime.model import (
+    CreateWorkerRequest,
+    EventBatch,
+    EventCursor,
+    InputKind,
+    LifecycleRequest,
+    RuntimeDiagnostic,
+    RuntimeLifecycleAck,
+    RuntimeSummary,
+    TranscriptProjection,
+    WorkerDetail,
+    WorkerInput,
+    WorkerInteractionAck,
+    WorkerLifecycleAck,
+    WorkerSummary,
+)
+
+T = TypeVar("T")
+
+#: Environment variables the ``yoi worker`` commands (and :meth:`RuntimeClient.from_env`) read.
+URL_ENV = "YOI_RUNTIME_URL"
+TOKEN_ENV = "YOI_RUNTIME_TOKEN"  # noqa: S105 - a variable name, not a secret
+
+#: A kept-alive connection idle for longer than this is replaced before use: the server closes
+#: idle connections after 5 seconds, and a request must never race that close.
+_REUSE_SECONDS = 2.0
+
+_CORE_ERRORS: dict[str, type[WorkerRuntimeError]] = {
+    cls.code: cls
+    for cls in (
+        errors.RuntimeStopped,
+        errors.RuntimeClosed,
+        errors.WrongRuntime,
+        errors.WrongRuntimeCursor,
+        errors.WorkerNotFound,
+        errors.WorkerConflict,
+        errors.LimitTooLarge,
+        errors.InvalidRequest,
+        errors.InvalidWorkerId,
+        errors.WorkerNotRunning,
+        errors.StoreIo,
+        errors.StoreMissing,
+        errors.StoreCorrupt,
+    )
+}
+
+
+class RestError(WorkerRuntimeError):
+    """An error the REST adapter itself reports (``not_found``, ``invalid_json``, ...)."""
+
+    def __init__(self, code: str, message: str, status: int) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+
+class Unauthorized(RestError):
+    """401: the token is missing or wrong (``YOI_RUNTIME_TOKEN``)."""
+
+
+class RuntimeUnreachable(WorkerRuntimeError):
+    """No answer from the Runtime at all: nothing listens there, or the connection broke."""
+
+    code = "runtime_unreachable"
+
+
+def _error_from(status: int, body: bytes) -> WorkerRuntimeError:
+    """The typed error a REST error body names; core codes give the core's classes."""
+    try:
+        detail = json.loads(body)["error"]
+        code, message = str(detail["code"]), str(detail["message"])
+    except (ValueError, KeyError, TypeError):
+        text = body.decode("utf-8", "replace").strip()[:200]
+        return RestError("http_error", f"HTTP {status}: {text or 'no body'}", status)
+    cls = _CORE_ERRORS.get(code)
+    if cls is None:
+        return (Unauthorized if status == 401 else RestError)(code, message, status)
+    error = cls.__new__(cls)
+    WorkerRuntimeError.__init__(error, message)
+    if isinstance(error, errors.InvalidRequest):
+        error.detail = message.removeprefix("invalid request: ")
+    error.status = status  # type: ignore[attr-defined]
+    return error
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self._path)
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+class RuntimeClient:
+    """One Runtime's REST API. Methods mirror :class:`yoi_worker_runtime.Runtime`, with Worker
+    ids in place of WorkerRefs (the server supplies its own Runtime id)."""
+
+    def __init__(self, url: str, *, token: str | None = None, timeout: float = 30.0) -> None:
+        parts = urlsplit(url)
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self._token = token
+        self._unix_path: str | None = None
+        if parts.scheme == "http+unix":
+            self._unix_path = unquote(parts.netloc)
+            if not self._unix_path:
+                raise ValueError(f"no socket path in {url!r}")
+        elif parts.scheme == "http" and parts.hostname:
+            self._host = parts.hostname
+            self._port = parts.port or 80
+        else:
+            raise ValueError(
+                f"a Runtime URL is http://HOST:PORT or http+unix://SOCKET_PATH, got {url!r}"
+            )
+        self._prefix = parts.path.rstrip("/") if parts.scheme == "http" else ""
+        self._connection: http.client.HTTPConnection | None = None
+        self._last_used = 0.0
+
+    @classmethod
+    def from_env(cls, url: str | None = None, *, timeout: float = 30.0) -> RuntimeClient:
+        """A client for ``url`` (else ``$YOI_RUNTIME_URL``) with ``$YOI_RUNTIME_TOKEN``."""
+        url = url or os.environ.get(URL_ENV)
+        if not url:
+            raise ValueError(f"no Runtime URL: pass one or set {URL_ENV}")
+        return cls(url, token=os.environ.get(TOKEN_ENV) or None, timeout=timeout)
+
+    @classmethod
+    def for_unix_socket(cls, path: str, *, token: str | None = None) -> RuntimeClient:
+        return cls("http+unix://" + quote(path, safe=""), token=token)
+
+    # --- transport ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def __enter__(self) -> RuntimeClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _connect(self, timeout: float) -> http.client.HTTPConnection:
+        if self._unix_path is not None:
+            return _UnixConnection(self._unix_path, timeout)
+        return http.client.HTTPConnection(self._host, self._port, timeout=timeout)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: object = None,
+        *,
+        query: dict[str, str] | None = None,
+        extra_timeout: float = 0.0,
+    ) -> Any:
+        """One request; returns the decoded JSON body of a 2xx answer, raises a typed error
+        otherwise. GETs are retried once on a kept-alive connection the server had closed."""
+        target = self._prefix + path + ("?" + urlencode(query) if query else "")
+        headers = {"Accept": "application/json"}
+        payload = None
+        if body is not None:
+            payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+            headers["Content-Type"] = "application/json"
+        if self._token is not None:
+            headers["Authorization"] = f"Bearer {self._token}"
+        timeout = self.timeout + extra_timeout
+        for attempt in (1, 2):
+            reused = self._connection is not None
+            if reused and time.monotonic() - self._last_used > _REUSE_SECONDS:
+                self.close()
+                reused = False
+            if self._connection is None:
+                self._connection = self._connect(timeout)
+            connection = self._connection
+            connection.timeout = timeout
+            if connection.sock is not None:
+                connection.sock.settimeout(timeout)
+            try:
+                connection.request(method, target, body=payload, headers=headers)
+                response = connection.getresponse()
+                data = response.read()
+            except (OSError, http.client.HTTPException) as exc:
+                self.close()
+                if reused and method == "GET" and attempt == 1:
+                    continue
+                raise RuntimeUnreachable(
+                    f"cannot reach the Runtime at {self.url}: {_reason(exc)}"
+                ) from exc
+            self._last_used = time.monotonic()
+            if response.will_close:
+                self.close()
+            if 200 <= response.status < 300:
+                return json.loads(data)
+            raise _error_from(response.status, data)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _get(self, cls: type[T], key: str, path: str, **kwargs: Any) -> T:
+        return from_json(cls, self.request("GET", path, **kwargs)[key])
+
+    # --- the API ------------------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        """``GET /v1/health`` (needs no token)."""
+        result: dict[str, Any] = self.request("GET", "/v1/health")
+        return result
+
+    def openapi(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("GET", "/v1/openapi.json")
+        return result
+
+    def summary(self) -> RuntimeSummary:
+        return self._get(RuntimeSummary, "runtime", "/v1/runtime")
+
+    def diagnostics(self) -> list[RuntimeDiagnostic]:
+        items = self.request("GET", "/v1/diagnostics")["diagnostics"]
+        return [from_json(RuntimeDiagnostic, item) for item in items]
+
+    def list_workers(self) -> list[WorkerSummary]:
+        items = self.request("GET", "/v1/workers")["workers"]
+        return [from_json(WorkerSummary, item) for item in items]
+
+    def create_worker(self, request: CreateWorkerRequest) -> WorkerDetail:
+        answer = self.request("POST", "/v1/workers", to_json(request))
+        return from_json(WorkerDetail, answer["worker"])
+
+    def worker_detail(self, worker_id: str) -> WorkerDetail:
+        return self._get(WorkerDetail, "worker", f"/v1/workers/{_segment(worker_id)}")
+
+    def send_input(
+        self, worker_id: str, content: str | WorkerInput, *, kind: InputKind = "user"
+    ) -> WorkerInteractionAck:
+        worker_input = (
+            content if isinstance(content, WorkerInput) else WorkerInput(kind=kind, content=content)
+        )
+        answer = self.request(
+            "POST", f"/v1/workers/{_segment(worker_id)}/input", to_json(worker_input)
+        )
+        return from_json(WorkerInteractionAck, answer["ack"])
+
+    def stop_worker(self, worker_id: str, reason: str | None = None) -> WorkerLifecycleAck:
+        return self._finish(worker_id, "stop", reason)
+
+    def cancel_worker(self, worker_id: str, reason: str | None = None) -> WorkerLifecycleAck:
+        return self._finish(worker_id, "cancel", reason)
+
+    def _finish(self, worker_id: str, action: str, reason: str | None) -> WorkerLifecycleAck:
+        body = to_json(LifecycleRequest(reason=reason))
+        answer = self.request("POST", f"/v1/workers/{_segment(worker_id)}/{action}", body)
+        return from_json(WorkerLifecycleAck, answer["ack"])
+
+    def stop_runtime(self) -> RuntimeLifecycleAck:
+        return from_json(RuntimeLifecycleAck, self.request("POST", "/v1/runtime/stop")["ack"])
+
+    def transcript(
+        self, worker_id: str, *, start: int = 0, limit: int | None = None
+    ) -> TranscriptProjection:
+        query = {"start": str(start)}
+        if limit is not None:
+            query["limit"] = str(limit)
+        path = f"/v1/workers/{_segment(worker_id)}/transcript"
+        return self._get(TranscriptProjection, "transcript", path, query=query)
+
+    def events(
+        self,
+        cursor: EventCursor | Literal["start", "now"] = "start",
+        limit: int | None = None,
+        wait: float = 0.0,
+    ) -> EventBatch:
+        """Events from ``cursor`` on (a batch's ``cursor``, ``"start"`` or ``"now"``). With
+        ``wait`` > 0 the server holds the request until an event arrives or ``wait`` passes."""
+        if isinstance(cursor, EventCursor):
+            query = {"cursor": str(cursor.next_event_id), "runtime_id": cursor.runtime_id}
+        else:
+            query = {"cursor": cursor}
+        if limit is not None:
+            query["limit"] = str(limit)
+        if wait:
+            query["wait"] = repr(float(wait))
+        return self._get(EventBatch, "batch", "/v1/events", query=query, extra_timeout=wait)
+
+
+def _segment(worker_id: str) -> str:
+    return quote(worker_id, safe="")
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+__all__ = [
+    "TOKEN_ENV",
+    "URL_ENV",
+    "RestError",
+    "RuntimeClient",
+    "RuntimeUnreachable",
+    "Unauthorized",
+]

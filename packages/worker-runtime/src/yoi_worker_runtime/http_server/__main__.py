@@ -1,0 +1,82 @@
+"""``python -m yoi_worker_runtime.http_server``: the REST server without the ``yoi`` command.
+
+The flags are those of ``yoi runtime serve``. Exit codes: 0 after a graceful stop, 2 for a bad
+option, 1 when the store cannot be opened or the address cannot be bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from yoi_worker_runtime.errors import WorkerRuntimeError
+from yoi_worker_runtime.http_server.serve import DEFAULT_BIND, ServeConfig, ServeError, serve
+from yoi_worker_runtime.model import RuntimeLimits
+
+PROG = "python -m yoi_worker_runtime.http_server"
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return int(text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, got {text!r}")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    parse = argparse.ArgumentParser(prog=PROG, description="Serve a yoi Runtime over REST.")
+    parse.add_argument("--bind", help=f"HOST:PORT to listen on (default {DEFAULT_BIND})")
+    parse.add_argument("--unix-socket", help="also (or, without --bind, only) listen here")
+    parse.add_argument("--runtime-id")
+    parse.add_argument("--display-name")
+    parse.add_argument("--store", help="store URL (default: $YOI_STORE, else fs:) or memory")
+    parse.add_argument("--local-token-env", metavar="NAME")
+    parse.add_argument("--local-token-file", metavar="PATH")
+    parse.add_argument("--max-transcript-projection-items", type=_positive, default=256)
+    parse.add_argument("--max-event-batch-items", type=_positive, default=256)
+    parse.add_argument("--max-body-bytes", type=_positive, default=1 << 20)
+    parse.add_argument("--max-event-wait", type=_seconds, default=30.0)
+    parse.add_argument("--ready-file", metavar="PATH")
+    return parse
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    config = ServeConfig(
+        bind=args.bind,
+        unix_socket=args.unix_socket,
+        runtime_id=args.runtime_id,
+        display_name=args.display_name,
+        store=args.store,
+        local_token_env=args.local_token_env,
+        local_token_file=args.local_token_file,
+        limits=RuntimeLimits(
+            max_transcript_projection_items=args.max_transcript_projection_items,
+            max_event_batch_items=args.max_event_batch_items,
+        ),
+        max_body_bytes=args.max_body_bytes,
+        max_event_wait=args.max_event_wait,
+        ready_file=args.ready_file,
+    )
+    try:
+        return serve(config)
+    except ServeError as error:
+        print(f"{PROG}: {error.message}", file=sys.stderr)
+        return 2 if error.usage else 1
+    except WorkerRuntimeError as error:
+        print(f"{PROG}: {error.message}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""REST error codes and their HTTP statuses; error bodies never carry absolute paths."""
+
+from __future__ import annotations
+
+import re
+
+from yoi_worker_runtime.errors import ERROR_CODES, WorkerRuntimeError
+
+#: Error codes the adapter itself produces (transport problems, not Runtime outcomes).
+HTTP_ERROR_CODES: tuple[str, ...] = (
+    "not_found",
+    "method_not_allowed",
+    "payload_too_large",
+    "unsupported_media_type",
+    "invalid_json",
+    "invalid_query",
+    "unauthorized",
+    "internal_error",
+)
+
+#: The HTTP status of every error code the server can answer with.
+STATUS_OF_CODE: dict[str, int] = {
+    # Runtime outcomes
+    "runtime_stopped": 409,
+    "runtime_closed": 409,
+    "worker_not_running": 409,
+    "worker_conflict": 409,
+    "worker_not_found": 404,
+    "wrong_runtime": 400,
+    "wrong_runtime_cursor": 400,
+    "limit_too_large": 400,
+    "invalid_request": 400,
+    "invalid_worker_id": 400,
+    "store_io": 500,
+    "store_missing": 500,
+    "store_corrupt": 500,
+    "feature_not_installed": 500,
+    # transport
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "payload_too_large": 413,
+    "unsupported_media_type": 415,
+    "invalid_json": 400,
+    "invalid_query": 400,
+    "unauthorized": 401,
+    "internal_error": 500,
+}
+
+assert set(ERROR_CODES) <= set(STATUS_OF_CODE), "every Runtime error code needs a status"
+
+UNAUTHORIZED_MESSAGE = "missing or invalid local Runtime bearer token"
+
+# An absolute POSIX path, or a Windows drive path, inside a message.
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.~-])(?:/[^\s'\"/:]+)+/?|\b[A-Za-z]:\\[^\s'\"]*")
+
+
+def sanitize(message: str) -> str:
+    """``message`` with every absolute path replaced by ``<path>``.
+
+    The Runtime's store errors are store-relative already; this is the adapter's own guarantee
+    that no error body discloses where the data lives, whatever a persistence put in a message.
+    """
+    return _ABSOLUTE_PATH.sub("<path>", message)
+
+
+class ApiError(Exception):
+    """A typed REST error: ``code`` decides the status, ``message`` is shown as is."""
+
+    def __init__(self, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = STATUS_OF_CODE[code]
+        self.headers = headers or {}
+
+    @classmethod
+    def from_runtime(cls, error: WorkerRuntimeError) -> ApiError:
+        code = error.code if error.code in STATUS_OF_CODE else "internal_error"
+        message = error.message
+        if STATUS_OF_CODE[code] >= 500:
+            message = sanitize(message)
+        return cls(code, message)
+
+    def body(self) -> dict[str, dict[str, str]]:
+        return {"error": {"code": self.code, "message": self.message}}

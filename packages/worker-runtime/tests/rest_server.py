@@ -1,0 +1,136 @@
+"""Starting a real REST server process for the tests and talking raw HTTP to it."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from yoi_worker_runtime.client import RuntimeClient
+
+READY_TIMEOUT = 30.0
+
+
+@dataclass
+class ServerProcess:
+    process: subprocess.Popen[str]
+    ready: dict[str, Any]
+
+    @property
+    def url(self) -> str:
+        url: str = self.ready["url"]
+        return url
+
+    def client(self, token: str | None = None) -> RuntimeClient:
+        return RuntimeClient(self.url, token=token)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+        """Send ``sig`` and wait; the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(timeout=timeout)
+
+
+def read_ready_line(process: subprocess.Popen[str], timeout: float = READY_TIMEOUT) -> str:
+    assert process.stdout is not None
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: lines.put(process.stdout.readline()), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    try:
+        return lines.get(timeout=timeout)
+    except queue.Empty:
+        process.kill()
+        raise AssertionError("the server printed no ready line") from None
+
+
+def start_server(
+    *args: str, env: dict[str, str] | None = None, command: list[str] | None = None
+) -> ServerProcess:
+    process = subprocess.Popen(
+        [*(command or [sys.executable, "-m", "yoi_worker_runtime.http_server"]), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    line = read_ready_line(process)
+    if not line:
+        process.wait(timeout=10)
+        stderr = process.stderr.read() if process.stderr else ""
+        raise AssertionError(f"the server exited with {process.returncode}: {stderr}")
+    return ServerProcess(process, json.loads(line))
+
+
+@contextlib.contextmanager
+def running_server(*args: str, env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
+    server = start_server(*args, env=env)
+    try:
+        yield server
+    finally:
+        if server.process.poll() is None:
+            server.process.send_signal(signal.SIGTERM)
+            try:
+                server.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.process.kill()
+                server.process.wait()
+        for stream in (server.process.stdout, server.process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+    @property
+    def code(self) -> str:
+        code: str = self.body["error"]["code"]
+        return code
+
+
+def raw(
+    url: str,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 30.0,
+) -> Answer:
+    """One request with exactly the given headers and body bytes."""
+    parts = urlsplit(url)
+    assert parts.hostname is not None
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        headers = headers or {}
+        chunked = headers.get("Transfer-Encoding") == "chunked"
+        connection.request(method, path, body=body, headers=headers, encode_chunked=chunked)
+        response = connection.getresponse()
+        data = response.read()
+        found = {key.lower(): value for key, value in response.getheaders()}
+    finally:
+        connection.close()
+    decoded = json.loads(data) if data else None
+    return Answer(response.status, found, decoded)
+
+
+def post_json(url: str, path: str, document: object, token: str | None = None) -> Answer:
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    return raw(url, "POST", path, json.dumps(document).encode(), headers)
+
+
+TASK = {"intent": {"kind": "task", "objective": "review"}, "profile": {"kind": "runtime_default"}}

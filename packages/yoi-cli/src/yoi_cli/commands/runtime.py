@@ -1,0 +1,97 @@
+"""``yoi runtime serve``: host a Runtime and serve its REST API until SIGTERM or Ctrl-C."""
+
+from __future__ import annotations
+
+import click
+
+from yoi_cli.features import require_runtime
+
+
+@click.group("runtime")
+def runtime_group() -> None:
+    """Host a yoi Runtime (needs yoi-cli[runtime])."""
+    require_runtime("yoi runtime")
+
+
+@runtime_group.command("serve")
+@click.option("--bind", help="HOST:PORT to listen on  [default: 127.0.0.1:0, a free port]")
+@click.option("--unix-socket", type=click.Path(dir_okay=False), help="Also listen on this socket.")
+@click.option("--runtime-id", help="The Runtime's id (reopen a persistent Runtime by it).")
+@click.option("--display-name", help="A human name for the Runtime.")
+@click.option(
+    "--store",
+    metavar="URL",
+    help="Store URL: fs: (the data dir), fs:///path, ... or memory (nothing kept). "
+    "[default: $YOI_STORE, else fs:]",
+)
+@click.option("--local-token-env", metavar="NAME", help="Require the bearer token in $NAME.")
+@click.option(
+    "--local-token-file",
+    type=click.Path(dir_okay=False),
+    help="Require the bearer token stored in this file.",
+)
+@click.option("--max-transcript-projection-items", type=click.IntRange(min=1), default=256)
+@click.option("--max-event-batch-items", type=click.IntRange(min=1), default=256)
+@click.option("--max-body-bytes", type=click.IntRange(min=1), default=1 << 20, show_default=True)
+@click.option(
+    "--max-event-wait",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    help="Longest long-poll wait in seconds.",
+)
+@click.option(
+    "--ready-file",
+    type=click.Path(dir_okay=False),
+    help="Also write the ready line to this file (atomically).",
+)
+def serve_command(
+    bind: str | None,
+    unix_socket: str | None,
+    runtime_id: str | None,
+    display_name: str | None,
+    store: str | None,
+    local_token_env: str | None,
+    local_token_file: str | None,
+    max_transcript_projection_items: int,
+    max_event_batch_items: int,
+    max_body_bytes: int,
+    max_event_wait: float,
+    ready_file: str | None,
+) -> int:
+    """Serve a Runtime over REST until SIGTERM or Ctrl-C.
+
+    Prints one JSON ready line on stdout once it accepts requests, e.g.
+    {"event":"ready","url":"http://127.0.0.1:PORT","runtime_id":...,"pid":...};
+    a supervisor that asked for port 0 learns the port there. On SIGTERM/SIGINT in-flight
+    requests finish, the store is released and the exit code is 0.
+
+    Its clients are trusted backends and local tools (`yoi worker`), never browsers.
+    """
+    from yoi_worker_runtime import RuntimeLimits, WorkerRuntimeError
+    from yoi_worker_runtime.http_server import ServeConfig, ServeError, serve
+
+    config = ServeConfig(
+        bind=bind,
+        unix_socket=unix_socket,
+        runtime_id=runtime_id,
+        display_name=display_name,
+        store=store,
+        local_token_env=local_token_env,
+        local_token_file=local_token_file,
+        limits=RuntimeLimits(
+            max_transcript_projection_items=max_transcript_projection_items,
+            max_event_batch_items=max_event_batch_items,
+        ),
+        max_body_bytes=max_body_bytes,
+        max_event_wait=max_event_wait,
+        ready_file=ready_file,
+    )
+    try:
+        return serve(config)
+    except ServeError as error:
+        if error.usage:
+            raise click.UsageError(error.message) from None
+        raise click.ClickException(error.message) from None
+    except WorkerRuntimeError as error:
+        raise click.ClickException(error.message) from None
