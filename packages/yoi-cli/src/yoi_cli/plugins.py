@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import metadata
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import pluggy
 
@@ -102,7 +102,7 @@ class CommandRegistry:
         found: dict[str, RegisteredCommand] = {}
         for impl in self._manager.hook.yoi_cli_commands.get_hookimpls():
             distribution, version = self._origin[impl.plugin_name]
-            specs: list[CommandSpec] = impl.function()
+            specs = cast(list[CommandSpec], impl.function())
             for spec in specs:
                 if spec.name in found:
                     other = found[spec.name]

@@ -25,9 +25,7 @@ def parse_duration(value: str) -> int:
     """Seconds in ``value`` (``30d``, ``12h``, ``2weeks``); a clear error for anything else."""
     match = _SHAPE.fullmatch(value)
     if match is None:
-        raise DurationError(
-            f"duration `{value}` must use an explicit unit: s, m, h, d, or w"
-        )
+        raise DurationError(f"duration `{value}` must use an explicit unit: s, m, h, d, or w")
     digits, unit = match.groups()
     if unit not in _UNIT_SECONDS:
         raise DurationError(f"unknown duration unit `{unit}` in `{value}`")

@@ -1,0 +1,152 @@
+"""What the ``yoi pod`` and ``yoi session`` commands share: strict parsing, store opening,
+error translation, modes and time formatting.
+
+Store modules are imported inside the functions, so loading a command stays cheap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from yoi_cli.cleanup.duration import DurationError, parse_duration
+
+if TYPE_CHECKING:
+    from yoi_pod_store.contract import PodStore
+    from yoi_session_store.contract import SessionStore
+
+#: The phrase used when an option is given without its value.
+_VALUE_NAMES = {"--older-than": "a duration value", "--grace": "a duration value"}
+
+
+def _strict_parse(ctx: click.Context, args: list[str], parse: Any) -> list[str]:
+    """Run click's parser, turning its generic messages into the ones yoi documents."""
+    try:
+        rest: list[str] = parse(ctx, args)
+    except click.NoSuchOption as error:
+        raise click.UsageError(
+            f"unknown {ctx.command_path} option `{error.option_name}`", ctx
+        ) from None
+    except click.BadOptionUsage as error:
+        if "requires an argument" not in error.message:
+            raise
+        value = _VALUE_NAMES.get(error.option_name, "a value")
+        raise click.UsageError(f"{error.option_name} requires {value}", ctx) from None
+    return rest
+
+
+class StrictCommand(click.Command):
+    """A command whose usage errors name the command and the offending word."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("context_settings", {})["allow_extra_args"] = True
+        super().__init__(*args, **kwargs)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        rest = _strict_parse(ctx, args, super().parse_args)
+        if ctx.args:
+            raise click.UsageError(
+                f"{ctx.command_path} accepts no positional arguments "
+                f"(got `{printable(ctx.args[0])}`)",
+                ctx,
+            )
+        return rest
+
+
+class StrictGroup(click.Group):
+    command_class = StrictCommand
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return _strict_parse(ctx, args, super().parse_args)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            raise click.UsageError(f"unknown {ctx.command_path} command `{printable(name)}`", ctx)
+        return super().resolve_command(ctx, args)
+
+
+def printable(text: str) -> str:
+    from yoi_cli.cleanup.report import printable as _printable
+
+    return _printable(text)
+
+
+def one_argument(values: Sequence[str], missing: str, many: str) -> str:
+    """The single positional argument of a command, or a specific usage error."""
+    if not values:
+        raise click.UsageError(missing)
+    if len(values) > 1:
+        raise click.UsageError(many)
+    return values[0]
+
+
+def duration_option(ctx: click.Context, _: click.Parameter, value: str | None) -> int | None:
+    """Click callback: ``--older-than``/``--grace`` in seconds, or the grammar's own message."""
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except DurationError as error:
+        raise click.UsageError(str(error), ctx) from None
+
+
+def force_mode(force: bool, dry_run: bool) -> bool:
+    """Deletes happen only with ``--force`` and without ``--dry-run`` (``--dry-run`` wins)."""
+    return force and not dry_run
+
+
+@contextlib.contextmanager
+def store_errors(what: str = "") -> Iterator[None]:
+    """Turn a store failure into ``yoi <command>: <message>`` with exit 1, never a traceback."""
+    from yoi_pod_store.errors import PodStoreError
+    from yoi_session_store.errors import SessionStoreError
+
+    try:
+        yield
+    except (PodStoreError, SessionStoreError, ValueError, RuntimeError, OSError) as error:
+        raise click.ClickException(f"{what}{describe_error(error)}") from error
+
+
+def describe_error(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.strerror:
+        where = f": {error.filename}" if error.filename else ""
+        return f"{error.strerror}{where}"
+    return str(error) or type(error).__name__
+
+
+def open_pod_store(url: str | None) -> PodStore:
+    """The Pod store ``url`` names, else ``$YOI_POD_STORE``, ``$YOI_STORE``, ``fs:``."""
+    from yoi_pod_store.plugins import open_pod_store as _open
+
+    with store_errors("pod store: "):
+        return _open(url)
+
+
+def open_session_store(url: str | None) -> SessionStore:
+    """The session store ``url`` names, else ``$YOI_SESSION_STORE``, ``$YOI_STORE``, ``fs:``."""
+    from yoi_session_store.plugins import open_session_store as _open
+
+    with store_errors("session store: "):
+        return _open(url)
+
+
+def format_time(value: datetime | None) -> str:
+    if value is None:
+        return "<unknown>"
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def time_from_ms(ms: int | None) -> datetime | None:
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def now_seconds() -> float:
+    return time.time()

@@ -1,0 +1,452 @@
+"""``yoi pod``: list, show, delete and prune Pod metadata, safely.
+
+Pod metadata is owned by pod-store; every destructive step goes through
+:meth:`PodStore.delete_if_stopped`, which takes the per-name lock, probes liveness afresh and
+deletes only a Pod that is positively stopped. A Pod delete never touches session history.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from yoi_cli.cleanup.cli import (
+    StrictGroup,
+    describe_error,
+    duration_option,
+    force_mode,
+    format_time,
+    one_argument,
+    open_pod_store,
+    store_errors,
+)
+from yoi_cli.cleanup.report import Item, Report, printable
+
+if TYPE_CHECKING:
+    from yoi_pod_store.contract import DeleteOutcome, Liveness, PodListing, PodStore
+    from yoi_pod_store.errors import CorruptPodRecord
+    from yoi_pod_store.model import PodRecord
+
+PRESERVE_NOTE = "note: pass --force to delete metadata; --dry-run keeps report-only mode"
+_PRUNE_NOTE = "pass --force to delete metadata; --dry-run keeps report-only mode"
+
+
+def _store(ctx: click.Context) -> PodStore:
+    url: str | None = ctx.find_root().params.get("store_url")
+    return open_pod_store(url)
+
+
+def _pod_name(name: str) -> str:
+    from yoi_pod_store.errors import InvalidPodName
+    from yoi_pod_store.names import validate_pod_name
+
+    try:
+        return validate_pod_name(name)
+    except InvalidPodName as error:
+        raise click.UsageError(str(error)) from None
+
+
+def _echo_json(document: dict[str, Any]) -> None:
+    click.echo(json.dumps(document, indent=2))
+
+
+def _liveness_json(liveness: Liveness | None) -> dict[str, Any] | None:
+    if liveness is None:
+        return None
+    return {
+        "state": liveness.state.value,
+        "reason": liveness.reason,
+        "runtime_id": liveness.runtime_id,
+        "socket": liveness.hint,
+    }
+
+
+def _active(record: PodRecord | None) -> tuple[str | None, str | None]:
+    if record is None or record.active is None:
+        return None, None
+    return record.active.session_id, record.active.segment_id
+
+
+def _active_lines(record: PodRecord | None, corrupt: CorruptPodRecord | None) -> list[str]:
+    if corrupt is not None:
+        return [f"corrupt: {corrupt.detail}", "active_session: <unknown (metadata is corrupt)>"]
+    session, segment = _active(record)
+    if session is None:
+        return ["active_session: <none>"]
+    return [f"active_session: {session}", f"active_segment: {segment or '<pending>'}"]
+
+
+@click.group("pod", cls=StrictGroup, no_args_is_help=True)
+@click.option(
+    "--store",
+    "store_url",
+    metavar="URL",
+    help="Pod store URL (fs:, fs:///data/dir, ...); default $YOI_POD_STORE, $YOI_STORE, fs:.",
+)
+def pod_group(store_url: str | None) -> None:
+    """Inspect and safely clean up Pod metadata.
+
+    A Pod is a named Worker whose metadata (status, hosting Runtime, active session pointer)
+    lives in the Pod store; its history lives in the session store and is never touched here.
+    Destructive commands report only, unless --force is given without --dry-run; live Pods and
+    Pods whose liveness is uncertain are always refused.
+    """
+
+
+# ---- list / show ------------------------------------------------------------------------------
+
+
+class _Prober:
+    """Liveness of listed Pods, probing each hosting runtime once."""
+
+    def __init__(self, store: PodStore) -> None:
+        self.store = store
+        self._runtimes: dict[str, Liveness] = {}
+
+    def __call__(self, listing: PodListing) -> Liveness:
+        from yoi_pod_store.contract import Liveness, LivenessState
+
+        record = listing.record
+        if listing.error is not None or record is None:
+            return self.store.probe(listing.name)
+        runtime_id = record.hosting_runtime_id
+        if runtime_id is None:
+            return Liveness(LivenessState.STOPPED, "pod is not hosted by any runtime")
+        if runtime_id not in self._runtimes:
+            self._runtimes[runtime_id] = self.store.probe_runtime(runtime_id)
+        return self._runtimes[runtime_id]
+
+
+def _pod_json(
+    name: str,
+    record: PodRecord | None,
+    corrupt: CorruptPodRecord | None,
+    liveness: Liveness | None,
+    activity: datetime | None,
+) -> dict[str, Any]:
+    session, segment = _active(record)
+    status = "corrupt" if corrupt else (record.worker_status if record else None)
+    return {
+        "name": name,
+        "status": status,
+        "corrupt": corrupt.detail if corrupt else None,
+        "liveness": _liveness_json(liveness),
+        "hosting_runtime_id": record.hosting_runtime_id if record else None,
+        "active_session": session,
+        "active_segment": segment,
+        "last_activity": format_time(activity) if activity else None,
+    }
+
+
+@pod_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document for scripts.")
+@click.pass_context
+def list_command(ctx: click.Context, as_json: bool) -> int:
+    """List every Pod: status, liveness, hosting runtime, active session, last activity.
+
+    Last activity is the later of the record's last_activity_at and the time its metadata was
+    last written. Corrupt records are listed with status `corrupt`.
+    """
+    store = _store(ctx)
+    rows = []
+    with store_errors():
+        probe = _Prober(store)
+        for listing in store.list_pods():
+            rows.append(
+                _pod_json(
+                    listing.name,
+                    listing.record,
+                    listing.error,
+                    probe(listing),
+                    store.last_activity(listing.name),
+                )
+            )
+    if as_json:
+        _echo_json({"pods": rows})
+        return 0
+    if not rows:
+        click.echo("no pods")
+        return 0
+    header = ("NAME", "STATUS", "LIVENESS", "RUNTIME", "ACTIVE_SESSION", "LAST_ACTIVITY")
+    table = [header] + [
+        (
+            printable(row["name"]),
+            row["status"] or "-",
+            row["liveness"]["state"],
+            row["hosting_runtime_id"] or "-",
+            row["active_session"] or "-",
+            row["last_activity"] or "-",
+        )
+        for row in rows
+    ]
+    widths = [max(len(line[column]) for line in table) for column in range(len(header))]
+    for line in table:
+        cells = (cell.ljust(width) for cell, width in zip(line, widths, strict=True))
+        click.echo("  ".join(cells).rstrip())
+    corrupt = sum(1 for row in rows if row["corrupt"])
+    click.echo(f"pods: {len(rows)} (corrupt: {corrupt})")
+    return 0
+
+
+@pod_group.command("show")
+@click.argument("names", nargs=-1, metavar="NAME")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document for scripts.")
+@click.pass_context
+def show_command(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> int:
+    """Show one Pod: status, liveness, hosting runtime, active session and last activity."""
+    from yoi_pod_store.errors import CorruptPodRecord
+
+    name = _pod_name(
+        one_argument(
+            names,
+            "yoi pod show requires an explicit Pod name",
+            "yoi pod show accepts exactly one Pod name",
+        )
+    )
+    store = _store(ctx)
+    corrupt: CorruptPodRecord | None = None
+    with store_errors():
+        try:
+            record = store.read(name)
+        except CorruptPodRecord as error:
+            record, corrupt = None, error
+        if record is None and corrupt is None:
+            raise click.ClickException(f"pod {printable(name)}: pod metadata is missing")
+        liveness = store.probe(name)
+        activity = store.last_activity(name)
+    document = _pod_json(name, record, corrupt, liveness, activity)
+    if record is not None:
+        document.update(
+            workspace_root=record.workspace_root,
+            created_at=format_time(record.created_at) if record.created_at else None,
+            peers=list(record.peer_names),
+            spawned_children=[child.pod_name for child in record.spawned_children],
+        )
+    if as_json:
+        _echo_json(document)
+        return 0
+    lines = [
+        f"pod: {printable(name)}",
+        f"status: {document['status'] or '<unknown>'}",
+        f"liveness: {liveness.state.value} ({liveness.reason})",
+        f"hosting_runtime: {document['hosting_runtime_id'] or '<none>'}",
+    ]
+    if liveness.hint:
+        lines.append(f"socket: {printable(liveness.hint)}")
+    lines += _active_lines(record, corrupt)
+    if record is not None:
+        lines.append(f"workspace_root: {printable(record.workspace_root or '<none>')}")
+        lines.append(f"created_at: {document['created_at'] or '<unknown>'}")
+        lines.append(f"peers: {', '.join(document['peers']) or '<none>'}")
+    lines.append(f"last_activity: {format_time(activity)}")
+    click.echo("\n".join(lines))
+    return 0
+
+
+# ---- delete -----------------------------------------------------------------------------------
+
+
+def _refusal_lines(name: str, reason: str, liveness: Liveness | None) -> list[str]:
+    lines = ["yoi pod delete", "status: refused", f"pod: {printable(name)}", f"reason: {reason}"]
+    if liveness is not None and liveness.runtime_id:
+        lines.append(f"runtime: {liveness.runtime_id}")
+    if liveness is not None and liveness.hint:
+        lines.append(f"socket: {printable(liveness.hint)}")
+    return lines
+
+
+@pod_group.command("delete")
+@click.argument("names", nargs=-1, metavar="NAME")
+@click.option("--force", is_flag=True, help="Really delete (without it: report only).")
+@click.option("--dry-run", is_flag=True, help="Report only, even with --force.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document for scripts.")
+@click.pass_context
+def delete_command(
+    ctx: click.Context, names: tuple[str, ...], force: bool, dry_run: bool, as_json: bool
+) -> int:
+    """Delete the metadata of one stopped Pod; its session logs/history are preserved.
+
+    The delete happens under the Pod's lock right after a fresh liveness probe: a live Pod, a
+    starting one, or one whose liveness is uncertain is refused (exit 1), --force or not. A
+    missing Pod is refused too. Corrupt metadata of a stopped Pod is deleted and reported as
+    corrupt. Starting the same name afterwards starts fresh, with a new session.
+    """
+    from yoi_pod_store.contract import DeleteResult
+
+    name = _pod_name(
+        one_argument(
+            names,
+            "yoi pod delete requires an explicit Pod name",
+            "yoi pod delete accepts exactly one Pod name",
+        )
+    )
+    deleting = force_mode(force, dry_run)
+    store = _store(ctx)
+    with store_errors():
+        outcome = store.delete_if_stopped(name, dry_run=not deleting)
+    mode = "force" if deleting else "dry-run"
+    session, segment = _active(outcome.record)
+    document: dict[str, Any] = {
+        "command": "yoi pod delete",
+        "mode": mode,
+        "pod": name,
+        "status": outcome.result.value,
+        "liveness": _liveness_json(outcome.liveness),
+        "corrupt": outcome.corrupt.detail if outcome.corrupt else None,
+        "active_session": session,
+        "active_segment": segment,
+        "last_activity": format_time(outcome.last_activity) if outcome.last_activity else None,
+        "reclaimed_bytes": outcome.reclaimed_bytes,
+    }
+    if outcome.result in (DeleteResult.MISSING, DeleteResult.REFUSED):
+        if outcome.result is DeleteResult.MISSING:
+            reason = "pod metadata is missing"
+        else:
+            assert outcome.liveness is not None
+            reason = outcome.liveness.reason
+        document.update(status="refused", reason=reason, exit_code=1)
+        if as_json:
+            _echo_json(document)
+        else:
+            click.echo("\n".join(_refusal_lines(name, reason, outcome.liveness)))
+        return 1
+    document["exit_code"] = 0
+    if as_json:
+        _echo_json(document)
+        return 0
+    lines = ["yoi pod delete", f"mode: {mode}", f"pod: {printable(name)}"]
+    lines += _active_lines(outcome.record, outcome.corrupt)
+    if outcome.result is DeleteResult.DELETED:
+        lines += [
+            "deleted: pod metadata" + (" (corrupt)" if outcome.corrupt else ""),
+            "preserved: session logs/history",
+            f"reclaimed_bytes: {outcome.reclaimed_bytes}",
+        ]
+    else:
+        lines += [
+            "would_delete: pod metadata" + (" (corrupt)" if outcome.corrupt else ""),
+            "would_preserve: session logs/history",
+            PRESERVE_NOTE,
+        ]
+    click.echo("\n".join(lines))
+    return 0
+
+
+# ---- prune ------------------------------------------------------------------------------------
+
+
+def _prune_item(outcome: DeleteOutcome) -> Item:
+    from yoi_pod_store.contract import DeleteResult
+
+    name = outcome.name
+    details: dict[str, Any] = {
+        "liveness": _liveness_json(outcome.liveness),
+        "last_activity": format_time(outcome.last_activity) if outcome.last_activity else None,
+    }
+    result = outcome.result
+    if result is DeleteResult.MISSING:
+        return Item("kept", name, "metadata disappeared", details=details)
+    if result is DeleteResult.KEPT_NEWER:
+        if outcome.last_activity is None:
+            return Item("refused", name, "last activity is unavailable", details=details)
+        return Item("kept", name, "metadata is newer than threshold", details=details)
+    if result is DeleteResult.REFUSED:
+        assert outcome.liveness is not None
+        return Item("refused", name, outcome.liveness.reason, details=details)
+    session, _ = _active(outcome.record)
+    details["active_session"] = session
+    if result is DeleteResult.DELETED:
+        return Item(
+            "deleted",
+            name,
+            "old pod metadata; session logs/history preserved",
+            bytes=outcome.reclaimed_bytes,
+            details=details,
+        )
+    active = f"active_session={session}" if session else "no active session"
+    return Item("would_delete", name, f"old metadata; {active}", details=details)
+
+
+def _prune_one(store: PodStore, listing: PodListing, cutoff: datetime, deleting: bool) -> Item:
+    name = listing.name
+    activity = store.last_activity(name)
+    if activity is not None and activity >= cutoff:
+        # Newer Pods are kept without probing: keeping is always safe.
+        return Item(
+            "kept",
+            name,
+            "metadata is newer than threshold",
+            details={"last_activity": format_time(activity)},
+        )
+    if listing.error is not None:
+        return Item(
+            "refused",
+            name,
+            f"pod metadata is corrupt ({listing.error.detail}); "
+            f"inspect it, then remove it with `yoi pod delete {name} --force`",
+            details={"corrupt": listing.error.detail},
+        )
+    outcome = store.delete_if_stopped(name, last_activity_before=cutoff, dry_run=not deleting)
+    return _prune_item(outcome)
+
+
+@pod_group.command("prune")
+@click.option(
+    "--older-than",
+    metavar="DURATION",
+    callback=duration_option,
+    help="Required: prune Pods last active longer ago than this (30d, 12h, 2weeks, ...).",
+)
+@click.option("--force", is_flag=True, help="Really delete (without it: report only).")
+@click.option("--dry-run", is_flag=True, help="Report only, even with --force.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document listing every item.")
+@click.pass_context
+def prune_command(
+    ctx: click.Context, older_than: int | None, force: bool, dry_run: bool, as_json: bool
+) -> int:
+    """Delete the metadata of stopped Pods last active before --older-than.
+
+    "Last active" is the later of the record's last_activity_at and the time its metadata was
+    last written. There is no default threshold. Each Pod is decided under its lock after a
+    fresh liveness probe, so a Pod that starts during the prune is never deleted; live and
+    uncertain Pods are refused. Corrupt metadata is reported (refused), never deleted by a
+    prune: remove it with `yoi pod delete NAME --force`. Session logs are never touched.
+    Exit 1 if anything was refused or failed; the other Pods are still processed.
+
+    \b
+    Durations: <digits><unit>, unit one of s sec secs second seconds, m min mins minute
+    minutes, h hr hrs hour hours, d day days, w week weeks.
+    """
+    if older_than is None:
+        raise click.UsageError("yoi pod prune requires --older-than <DURATION>")
+    deleting = force_mode(force, dry_run)
+    store = _store(ctx)
+    # Saturated durations reach back to the 18th century: older than any file.
+    cutoff = datetime.now(UTC) - timedelta(seconds=min(older_than, 10**10))
+    report = Report(
+        "yoi pod prune", deleting, header=[("older_than", f"{older_than}s")], note=_PRUNE_NOTE
+    )
+    with store_errors():
+        listings = store.list_pods()
+    for listing in listings:
+        try:
+            report.add(_prune_one(store, listing, cutoff, deleting))
+        except Exception as error:
+            report.add(Item("failed", listing.name, describe_error(error)))
+    counts = {
+        "deleted": report.count("deleted"),
+        "would_delete": report.count("would_delete"),
+        "kept": report.count("kept"),
+        "refused": report.count("refused"),
+        "failed": report.count("failed"),
+        "reclaimed_bytes": report.reclaimed_bytes,
+    }
+    if as_json:
+        click.echo(report.json_text(counts))
+    else:
+        summary = " ".join(f"{key}={value}" for key, value in counts.items())
+        click.echo("\n".join(report.text_lines(summary)))
+    return report.exit_code
