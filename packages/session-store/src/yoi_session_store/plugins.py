@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import pluggy
 
@@ -105,7 +105,7 @@ class BackendRegistry:
         found: dict[str, RegisteredBackend] = {}
         for impl in self._manager.hook.yoi_session_store_backends.get_hookimpls():
             distribution, version = self._origin[impl.plugin_name]
-            backends: list[SessionStoreBackend] = impl.function()
+            backends = cast(list[SessionStoreBackend], impl.function())
             for backend in backends:
                 if backend.scheme in found:
                     other = found[backend.scheme]

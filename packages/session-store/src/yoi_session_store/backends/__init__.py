@@ -1,0 +1,1 @@
+"""Built-in session store backends: ``fs`` (the default) and ``memory``."""

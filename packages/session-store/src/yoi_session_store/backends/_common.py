@@ -1,0 +1,119 @@
+"""Rules and decoding shared by the built-in backends, so they behave identically."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Sequence
+
+from yoi_session_store.errors import (
+    CorruptSegmentError,
+    EntryDecodeError,
+    InvalidEntryError,
+    UnsupportedSchemaVersionError,
+)
+from yoi_session_store.ids import SegmentId, SessionId, parse_segment_id, parse_session_id
+from yoi_session_store.model import (
+    SCHEMA_VERSION,
+    Entry,
+    SegmentStart,
+    decode_entry,
+    encode_entry,
+    encode_line,
+)
+
+
+def check_ids(session: SessionId, segment: SegmentId) -> None:
+    parse_session_id(session)
+    parse_segment_id(segment)
+
+
+def encode_new_segment(session: SessionId, entries: Sequence[Entry]) -> list[bytes]:
+    """Encode the entries of a new segment, checking the ``segment_start`` rules."""
+    if not entries:
+        raise InvalidEntryError("a new segment needs at least its segment_start entry")
+    first = entries[0]
+    if not isinstance(first, SegmentStart):
+        raise InvalidEntryError(
+            f"the first entry of a segment must be segment_start, not {_kind(first)}"
+        )
+    if first.session_id != session:
+        raise InvalidEntryError(
+            f"segment_start names session {first.session_id}, but the segment is in {session}"
+        )
+    lines = [encode_entry(first)]
+    for entry in entries[1:]:
+        lines.append(encode_appended(entry))
+    return lines
+
+
+def encode_appended(entry: Entry) -> bytes:
+    """Encode an entry that goes after a segment's start (no newline)."""
+    if isinstance(entry, SegmentStart):
+        raise InvalidEntryError("segment_start may only be the first entry of a segment")
+    return encode_entry(entry)
+
+
+def appended_line(entry: Entry) -> bytes:
+    """Encode an entry that goes after a segment's start, with its newline."""
+    if type(entry) is SegmentStart:
+        raise InvalidEntryError("segment_start may only be the first entry of a segment")
+    return encode_line(entry)
+
+
+def _kind(entry: Entry) -> str:
+    return str(getattr(entry, "KIND", None) or getattr(entry, "kind", type(entry).__name__))
+
+
+def decode_lines(
+    label: str, lines: Sequence[bytes], start: int = 0, limit: int | None = None
+) -> list[Entry]:
+    """Decode committed lines ``start`` onwards (at most ``limit``), checking the first line.
+
+    ``label`` names the segment in errors; offsets are recomputed only on the error path.
+    """
+    if start < 0 or (limit is not None and limit < 0):
+        raise ValueError("start and limit must not be negative")
+    if not lines:
+        raise CorruptSegmentError(label, 1, 0, "segment has no segment_start")
+    _check_first(label, lines[0])
+    selected = lines[start:] if limit is None else lines[start : start + limit]
+    # Decoding builds several objects per line and none of them can form a cycle; pausing
+    # the cyclic GC for a large batch spares it repeated full scans of the growing result.
+    pause_gc = len(selected) > 1000 and gc.isenabled()
+    if pause_gc:
+        gc.disable()
+    try:
+        return [decode_entry(line) for line in selected]
+    except EntryDecodeError:
+        pass
+    finally:
+        if pause_gc:
+            gc.enable()
+    for index, line in enumerate(selected, start):
+        try:
+            decode_entry(line)
+        except EntryDecodeError as exc:
+            raise corrupt_at(label, lines, index, exc.args[0]) from exc
+    raise AssertionError("unreachable: a line failed to decode once but not twice")
+
+
+def _check_first(label: str, line: bytes) -> None:
+    try:
+        first = decode_entry(line)
+    except EntryDecodeError as exc:
+        raise CorruptSegmentError(label, 1, 0, exc.args[0]) from exc
+    if not isinstance(first, SegmentStart):
+        raise CorruptSegmentError(label, 1, 0, "first line is not a segment_start")
+    if first.schema_version > SCHEMA_VERSION:
+        raise UnsupportedSchemaVersionError(
+            label,
+            1,
+            0,
+            f"schema version {first.schema_version} is newer than the supported "
+            f"{SCHEMA_VERSION}; upgrade yoi-session-store",
+        )
+
+
+def corrupt_at(label: str, lines: Sequence[bytes], index: int, reason: str) -> CorruptSegmentError:
+    offset = sum(len(line) + 1 for line in lines[:index])
+    return CorruptSegmentError(label, index + 1, offset, reason)
