@@ -82,6 +82,10 @@ def _stores(ctx: click.Context) -> tuple[SessionStore, PodStore]:
     return open_session_store(store_url), open_pod_store(pod_url)
 
 
+#: How stale the reference set may get during a forced prune before it is read again.
+REFERENCE_REFRESH_SECONDS = 1.0
+
+
 def _references(pods: PodStore) -> SessionReferences:
     from yoi_pod_store.references import referenced_sessions
 
@@ -440,6 +444,7 @@ class _Pruner:
         self.older_than_ms = None if older_than is None else min(older_than, 10**10) * 1000
         self.grace_ms = min(grace, 10**10) * 1000
         self.deleting = deleting
+        self.refs_read_at = time.monotonic()
 
     def _age_item(self, session: str, last_activity_ms: int, now_ms: int) -> Item | None:
         age = now_ms - last_activity_ms
@@ -479,9 +484,13 @@ class _Pruner:
 
     def _delete(self, info: SessionInfo) -> Item:
         session: SessionId = info.session_id
-        # References taken at the start go stale: read them again right before the delete.
-        fresh = _references(self.pods)
-        self.refs = fresh
+        # References taken at the start go stale: read them again before deleting, at most
+        # once a second so that a prune of N sessions over P Pods stays O(N + P * seconds).
+        # A session that only now gained a referrer is young and spared by the grace period.
+        if time.monotonic() - self.refs_read_at > REFERENCE_REFRESH_SECONDS:
+            self.refs = _references(self.pods)
+            self.refs_read_at = time.monotonic()
+        fresh = self.refs
         if session in fresh:
             return Item("kept", session, _referenced_reason(fresh.referrers(session)))
         if not fresh.complete:
