@@ -137,11 +137,14 @@ def test_a_restart_on_the_same_data_dir_keeps_workers_and_transcripts(tmp_path: 
 
 
 @pytest.mark.feature("fs-store")
-def test_after_sigterm_the_runtimes_pods_probe_stopped(tmp_path: Path) -> None:
+def test_after_sigterm_the_runtimes_pods_probe_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from yoi_pod_store.plugins import open_pod_store
 
     data = tmp_path / "data"
     env = {"YOI_RUNTIME_DIR": str(tmp_path / "run")}
+    monkeypatch.setenv("YOI_RUNTIME_DIR", env["YOI_RUNTIME_DIR"])  # this process probes there too
     server = start_server("--store", f"fs://{data}", "--runtime-id", "rt-probe", env=env)
     with server.client() as client:
         client.create_worker(

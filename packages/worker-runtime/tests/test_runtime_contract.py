@@ -1,13 +1,16 @@
 """The Runtime contract of the reference, run against every way of opening a Runtime.
 
-``open_runtime`` is parametrised: ``memory`` (the core default) and ``recording`` (a persistence
-that keeps every write, so the write-ahead path runs under each behaviour). A persistent backend
-adds its own parameter here.
+``open_runtime`` is parametrised: ``memory`` (the core default), ``recording`` (a persistence
+that keeps every write, so the write-ahead path runs under each behaviour), and with the
+``fs-store`` feature ``fs-store`` (real files in tmp_path) and ``fs-store-memory`` (the stores'
+``memory://`` backends). Each call opens a fresh store.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -43,14 +46,34 @@ from yoi_worker_runtime.timestamps import TIMESTAMP_PATTERN
 OpenRuntime = Callable[..., Runtime]
 
 
-@pytest.fixture(params=["memory", "recording"])
-def open_runtime(request: pytest.FixtureRequest) -> Iterator[OpenRuntime]:
+@pytest.fixture(
+    params=[
+        "memory",
+        "recording",
+        pytest.param("fs-store", marks=pytest.mark.feature("fs-store")),
+        pytest.param("fs-store-memory", marks=pytest.mark.feature("fs-store")),
+    ]
+)
+def open_runtime(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[OpenRuntime]:
     opened: list[Runtime] = []
+    monkeypatch.setenv("YOI_RUNTIME_DIR", str(tmp_path / "run"))
 
     def open_(**options: Any) -> Runtime:
         if request.param == "recording":
             options.setdefault("persistence", RecordingPersistence())
-        runtime = Runtime.open(**options)
+        if request.param.startswith("fs-store"):
+            from yoi_worker_runtime import open_persistent_runtime
+
+            store = (
+                f"fs://{tmp_path / f'data{len(opened)}'}"
+                if request.param == "fs-store"
+                else f"memory://contract-{uuid.uuid4().hex}"
+            )
+            runtime = open_persistent_runtime(store, **options)
+        else:
+            runtime = Runtime.open(**options)
         opened.append(runtime)
         return runtime
 

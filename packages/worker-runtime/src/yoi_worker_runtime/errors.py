@@ -88,6 +88,22 @@ class WorkerConflict(WorkerRuntimeError):
         self.worker_id = worker_id
 
 
+class RuntimeAlreadyHosted(WorkerRuntimeError):
+    """Another open Runtime (in this or another process) hosts this runtime id on the store.
+
+    Raised while a persistent Runtime opens, before anything is read or written.
+    """
+
+    code = "runtime_already_hosted"
+
+    def __init__(self, runtime_id: str) -> None:
+        super().__init__(
+            f"runtime {runtime_id} is already open in another process (or another Runtime "
+            "object) on this store; close it first, or open another runtime id"
+        )
+        self.runtime_id = runtime_id
+
+
 class LimitTooLarge(WorkerRuntimeError):
     code = "limit_too_large"
 
@@ -178,6 +194,7 @@ ERROR_CODES: tuple[str, ...] = tuple(
         WrongRuntimeCursor,
         WorkerNotFound,
         WorkerConflict,
+        RuntimeAlreadyHosted,
         LimitTooLarge,
         InvalidRequest,
         InvalidWorkerId,

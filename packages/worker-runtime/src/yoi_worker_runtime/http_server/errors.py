@@ -25,6 +25,7 @@ STATUS_OF_CODE: dict[str, int] = {
     "runtime_closed": 409,
     "worker_not_running": 409,
     "worker_conflict": 409,
+    "runtime_already_hosted": 409,
     "worker_not_found": 404,
     "wrong_runtime": 400,
     "wrong_runtime_cursor": 400,

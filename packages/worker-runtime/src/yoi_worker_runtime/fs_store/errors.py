@@ -1,0 +1,74 @@
+"""The fs-store's own error and the translation of store errors into Runtime errors.
+
+Store libraries raise their own types (and an ``fs`` backend may put a path in a message); the
+Runtime promises StoreIo / StoreMissing / StoreCorrupt with store-relative details only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator
+
+from yoi_pod_store.errors import (
+    CorruptRecord,
+    PodHostedElsewhere,
+    PodStoreError,
+    UnsafeStoreLayout,
+)
+from yoi_session_store.errors import (
+    CorruptSegmentError,
+    SegmentNotFoundError,
+    SessionStoreError,
+)
+
+from yoi_worker_runtime.errors import (
+    StoreCorrupt,
+    StoreIo,
+    StoreMissing,
+    WorkerConflict,
+    WorkerRuntimeError,
+)
+
+# An absolute POSIX path inside a message.
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.~-])(?:/[^\s'\"/:]+)+/?")
+
+
+def scrub(message: str) -> str:
+    """``message`` without absolute paths (each becomes ``<path>``)."""
+    return _ABSOLUTE_PATH.sub("<path>", message)
+
+
+def translate_error(exc: BaseException, what: str) -> WorkerRuntimeError | None:
+    """The Runtime error for a store failure while working on ``what`` (None: not a store one)."""
+    if isinstance(exc, WorkerRuntimeError):
+        return exc
+    if isinstance(exc, PodHostedElsewhere):
+        return WorkerConflict(exc.name, f"is hosted by runtime {exc.runtime_id} ({exc.reason})")
+    if isinstance(exc, CorruptRecord):
+        return StoreCorrupt(f"{what}: {scrub(str(exc))}")
+    if isinstance(exc, UnsafeStoreLayout):
+        return StoreCorrupt(f"{what}: {scrub(str(exc))}")
+    if isinstance(exc, SegmentNotFoundError):
+        return StoreMissing(f"{what}: {exc}")
+    if isinstance(exc, CorruptSegmentError):
+        return StoreCorrupt(
+            f"{what}: line {exc.line} (byte offset {exc.offset}): {scrub(exc.reason)}"
+        )
+    if isinstance(exc, PodStoreError | SessionStoreError):
+        return StoreIo(f"{what}: {scrub(str(exc))}")
+    if isinstance(exc, OSError):
+        return StoreIo(f"{what}: {exc.strerror or type(exc).__name__}")
+    return None
+
+
+@contextlib.contextmanager
+def store_errors(what: str) -> Iterator[None]:
+    """Turn store failures inside the block into Runtime errors naming ``what``."""
+    try:
+        yield
+    except Exception as exc:
+        translated = translate_error(exc, what)
+        if translated is None or translated is exc:
+            raise
+        raise translated from exc
