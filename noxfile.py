@@ -8,11 +8,10 @@ dependencies into a fresh environment, so an import the package does not declare
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import shutil
-import socket
-import subprocess
-import tempfile
+import types
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +22,7 @@ PACKAGES = ROOT / "packages"
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_existing_virtualenvs = False
-nox.options.sessions = ["tests", "lint", "typecheck", "wheels"]
+nox.options.sessions = ["tests", "lint", "typecheck", "wheels", "postgres"]
 
 TEST_TOOLS = ["pytest>=8", "hypothesis>=6.100"]
 #: Extra test-only tools a feature needs (the OpenAPI conformance check, for instance).
@@ -128,6 +127,14 @@ def typecheck(session: nox.Session) -> None:
             str(PACKAGES / package / "src"),
             str(PACKAGES / package / "tests"),
         )
+    session.install("-e", str(PACKAGES / POSTGRES_PACKAGE))
+    session.run(
+        "mypy",
+        "--config-file",
+        str(ROOT / "mypy.ini"),
+        str(PACKAGES / POSTGRES_PACKAGE / "src"),
+        str(PACKAGES / POSTGRES_PACKAGE / "tests"),
+    )
     session.run("mypy", "--config-file", str(ROOT / "mypy.ini"), str(ROOT / "bench"))
 
 
@@ -137,7 +144,7 @@ def wheels(session: nox.Session) -> None:
     session.install("build")
     dist = Path(session.create_tmp()) / "dist"
     shutil.rmtree(dist, ignore_errors=True)
-    for package in sorted(LOCAL_DEPENDENCIES):
+    for package in [*sorted(LOCAL_DEPENDENCIES), POSTGRES_PACKAGE]:
         session.run(
             "python", "-m", "build", "--wheel", "--outdir", str(dist), str(PACKAGES / package)
         )
@@ -160,64 +167,54 @@ def bench(session: nox.Session) -> None:
         session.run("python", str(script))
 
 
-def _postgres_bin_dir(session: nox.Session) -> Path:
-    """Debian's PostgreSQL server binaries, installed from the archive when missing."""
-    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    if not candidates:
-        session.log("PostgreSQL server binaries not found; installing Debian's postgresql")
-        apt_env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        session.run("apt-get", "update", "-q", external=True, env=apt_env)
-        session.run("apt-get", "install", "-y", "-q", "postgresql", external=True, env=apt_env)
-        candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    if not candidates:
-        session.error("no PostgreSQL server binaries (initdb) after installing postgresql")
-    return Path(candidates[-1]).parent
+#: The PostgreSQL backends: tested against a real server by the ``postgres`` session.
+POSTGRES_PACKAGE = "store-postgres"
+#: What its tests need besides itself: both stores, a Runtime to share, and ``yoi`` (with serve).
+POSTGRES_TEST_SIBLINGS = {
+    "pod-store": [],
+    "session-store": [],
+    "worker-runtime": ["fs-store", "http-server"],
+    "yoi-cli": ["runtime"],
+}
 
 
-def _free_loopback_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+@nox.session
+def postgres(session: nox.Session) -> None:
+    """store-postgres against a throwaway PostgreSQL server (installed from Debian if missing)."""
+    siblings = [_requirement(name, extras) for name, extras in POSTGRES_TEST_SIBLINGS.items()]
+    session.install(*siblings, "-e", str(PACKAGES / POSTGRES_PACKAGE), *TEST_TOOLS)
+    with postgres_server(session) as url:
+        session.run(
+            "pytest",
+            str(PACKAGES / POSTGRES_PACKAGE / "tests"),
+            *session.posargs,
+            env={"YOI_TEST_POSTGRES_URL": url},
+        )
+
+
+def _ensure_postgres_binaries(session: nox.Session) -> None:
+    """Install Debian's PostgreSQL server when this machine lacks it (tests never skip)."""
+    if any(Path("/usr/lib/postgresql").glob("*/bin/initdb")):
+        return
+    session.log("PostgreSQL server binaries not found; installing Debian's postgresql")
+    apt_env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    session.run("apt-get", "update", "-q", external=True, env=apt_env)
+    session.run("apt-get", "install", "-y", "-q", "postgresql", external=True, env=apt_env)
+
+
+def _pg_cluster_module() -> types.ModuleType:
+    """The tests' own throwaway-cluster helper, so nox and pytest start servers the same way."""
+    path = PACKAGES / POSTGRES_PACKAGE / "tests" / "pg_cluster.py"
+    spec = importlib.util.spec_from_file_location("yoi_pg_cluster", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @contextlib.contextmanager
 def postgres_server(session: nox.Session) -> Iterator[str]:
     """A throwaway PostgreSQL cluster on loopback; yields its URL and stops it afterwards."""
-    bin_dir = _postgres_bin_dir(session)
-    root = Path(tempfile.mkdtemp(prefix="yoi-pg-"))
-    # initdb refuses to run as root: the cluster belongs to an unprivileged user.
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        shutil.chown(root, "nobody", "nogroup")
-        as_user = ["runuser", "-u", "nobody", "--"]
-    data, port = root / "data", _free_loopback_port()
-    run = [*as_user, str(bin_dir / "pg_ctl"), "-D", str(data)]
-    subprocess.run(
-        [
-            *as_user,
-            str(bin_dir / "initdb"),
-            "-D",
-            str(data),
-            "-A",
-            "trust",
-            "-U",
-            "yoi",
-            "-E",
-            "UTF8",
-            "--no-sync",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections=200"
-    subprocess.run(
-        [*run, "-l", str(root / "server.log"), "-o", options, "-w", "start"],
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield f"postgresql://yoi@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run([*run, "-m", "fast", "-w", "stop"], check=False, capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
+    _ensure_postgres_binaries(session)
+    with _pg_cluster_module().throwaway_cluster() as url:
+        yield url
