@@ -25,6 +25,7 @@ from yoi_pod_store.errors import (
     CorruptRuntimeRecord,
     LeaseClosed,
     PodHostedElsewhere,
+    PodStoreError,
     safe_repr,
 )
 from yoi_pod_store.model import (
@@ -470,6 +471,11 @@ class PodStore(abc.ABC):
             record = self.read(name)
         except CorruptPodRecord as exc:
             return self._probe_corrupt(exc)
+        except (PodStoreError, OSError) as exc:
+            # The store itself cannot be asked (I/O error, unreachable database): fail safe.
+            return Liveness(
+                LivenessState.UNCERTAIN, f"pod liveness is uncertain; the store failed ({exc})"
+            )
         return self._probe_record(record)
 
     def delete_if_stopped(
