@@ -193,3 +193,34 @@ def test_yoi_runtime_serve_runs_on_the_database_and_releases_it_on_sigterm(
         server.kill()
         server.wait()
         pods.close()
+
+
+def test_a_stalled_host_whose_lease_lapsed_stops_writing(
+    spawn: Callable[..., subprocess.Popen[str]], store_url: str
+) -> None:
+    host = spawn("stalling_host.py", store_url, "rt-stalled")
+    assert _line(host) == {"ready": True}
+    assert host.stdin is not None
+    host.stdin.write("before the stall\n")
+    host.stdin.flush()
+    assert _line(host) == {"ok": 1}
+
+    host.send_signal(signal.SIGSTOP)  # frozen longer than its 1 s TTL (and the probe margin)
+    try:
+        time.sleep(2.5)
+        pods = open_pod_store(store_url)
+        assert pods.probe("w").stopped
+        # Another process takes the runtime over, as a supervisor restarting it would.
+        successor = open_persistent_runtime(store_url, runtime_id="rt-stalled")
+    finally:
+        host.send_signal(signal.SIGCONT)
+    try:
+        host.stdin.write("after the stall\n")
+        host.stdin.flush()
+        answer = _line(host)
+        assert answer["error"] == "store_io"
+        assert "lease" in answer["message"]
+        transcript = successor.transcript_projection(successor.worker_ref("w"))
+        assert [item.content for item in transcript.items] == ["before the stall"]
+    finally:
+        successor.close()

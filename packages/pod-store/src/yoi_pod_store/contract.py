@@ -24,6 +24,7 @@ from yoi_pod_store.errors import (
     CorruptPodRecord,
     CorruptRuntimeRecord,
     LeaseClosed,
+    LeaseLost,
     PodHostedElsewhere,
     PodStoreError,
     safe_repr,
@@ -177,6 +178,22 @@ class HostingLease(abc.ABC):
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def lost(self) -> bool:
+        """True once the lease lapsed for good (backends whose leases expire, e.g. by TTL)."""
+        return False
+
+    def ensure_held(self) -> None:
+        """Raise unless this lease is still held: call before every write made as the host.
+
+        :class:`LeaseClosed` after :meth:`close`; :class:`LeaseLost` once the lease lapsed, so a
+        Runtime never writes as the host of Pods that other hosts may already judge stopped.
+        """
+        if self._closed:
+            raise LeaseClosed(self.runtime_id)
+        if self.lost:
+            raise LeaseLost(self.runtime_id, "it lapsed")
 
     def claim(
         self, name: str, prepare: Callable[[PodRecord | None], PodRecord] | None = None

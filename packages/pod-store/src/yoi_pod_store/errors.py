@@ -97,6 +97,18 @@ class LeaseClosed(HostingError):  # noqa: N818 (upstream error names)
         super().__init__(f"the hosting lease of runtime {safe_repr(runtime_id)} is closed")
 
 
+class LeaseLost(HostingError):  # noqa: N818 (upstream error names)
+    """The hosting lease lapsed (e.g. it could not be renewed in time) and cannot come back.
+
+    Other hosts may already judge the runtime's Pods stopped, so the Runtime must stop writing.
+    """
+
+    def __init__(self, runtime_id: str, reason: str) -> None:
+        self.runtime_id = runtime_id
+        self.reason = reason
+        super().__init__(f"the hosting lease of runtime {safe_repr(runtime_id)} is lost: {reason}")
+
+
 class PodHostedElsewhere(HostingError):  # noqa: N818 (upstream error names)
     """A claim found the Pod hosted by another runtime that is live (or may be)."""
 

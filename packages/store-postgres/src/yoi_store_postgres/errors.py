@@ -8,7 +8,8 @@ Messages never contain the password of the store URL.
 
 from __future__ import annotations
 
-from yoi_pod_store.errors import HostingError, PodStoreError, StoreUrlError
+from yoi_pod_store.errors import LeaseLost as PodLeaseLost
+from yoi_pod_store.errors import PodStoreError, StoreUrlError
 from yoi_session_store.errors import InvalidStoreUrlError, SessionStoreError
 
 
@@ -44,14 +45,9 @@ class SchemaTooNew(PostgresStoreError):  # noqa: N818 (reads as a sentence)
         )
 
 
-class LeaseLost(HostingError, PostgresStoreError):  # noqa: N818 (upstream error names)
+class LeaseLost(PodLeaseLost, PostgresStoreError):  # noqa: N818 (upstream error names)
     """The hosting lease expired before it could be renewed (or was taken over).
 
     Once its lease has expired, other hosts may judge the runtime's Pods stopped and delete
     them, so the lease never comes back to life: the Runtime must stop hosting.
     """
-
-    def __init__(self, runtime_id: str, reason: str) -> None:
-        self.runtime_id = runtime_id
-        self.reason = reason
-        super().__init__(f"the hosting lease of runtime {runtime_id!r} is lost: {reason}")

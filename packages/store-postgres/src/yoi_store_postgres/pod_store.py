@@ -18,6 +18,7 @@ import contextlib
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
@@ -164,6 +165,7 @@ class PostgresHostingLease(HostingLease):
         self._db = store.db
         self._token = str(uuid.uuid4())
         self._lost_reason: str | None = None
+        self._renewed_at = time.monotonic()
         self._stop = threading.Event()
         self._conn: Connection | None = self._db.connect()
         try:
@@ -183,6 +185,17 @@ class PostgresHostingLease(HostingLease):
     @property
     def lost(self) -> bool:
         return self._lost_reason is not None
+
+    def ensure_held(self) -> None:
+        """As :meth:`HostingLease.ensure_held`; renews first when the last renewal is old.
+
+        Renewals are timed with this process's monotonic clock: if the heartbeat has not
+        renewed for half a TTL (a stalled process, an outage), the write waits for a renewal
+        that proves the lease still stands, or fails with :class:`LeaseLost`.
+        """
+        super().ensure_held()
+        if time.monotonic() - self._renewed_at > self._db.config.lease_ttl / 2:
+            self.renew()
 
     @property
     def token(self) -> str:
@@ -227,6 +240,7 @@ class PostgresHostingLease(HostingLease):
         if row is None:
             self._lost_reason = "it expired before it was renewed, or was taken over"
             raise LeaseLost(self.runtime_id, self._lost_reason)
+        self._renewed_at = time.monotonic()
 
     def _heartbeat(self) -> None:
         interval = self._db.config.heartbeat_interval

@@ -560,6 +560,10 @@ class StoreBackedPersistence:
     def _check_usable(self) -> None:
         if self._broken is not None:
             raise StoreIo(self._broken)
+        # A Runtime whose hosting lease lapsed (a TTL lease on a shared store) must not write as
+        # the host of Pods another host may already be cleaning up.
+        with store_errors(f"hosting lease of runtime {self._runtime_id}"):
+            self._lease.ensure_held()
 
     def _commit(self, events: Sequence[RuntimeEvent], workers: Sequence[dict[str, Any]]) -> None:
         """Append the change's commit entry: from here on the change is acknowledged."""
