@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import warnings
 from pathlib import Path
@@ -270,3 +271,29 @@ def test_failed_operations_change_nothing(store: FsSessionStore) -> None:
         store.append(session, segment, "not an entry")  # type: ignore[arg-type]
     assert path.read_bytes() == before
     assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+
+def test_large_segment_reports_the_bad_line_and_keeps_unknown_fields(
+    store: FsSessionStore,
+) -> None:
+    # Over a thousand lines takes the batch decoder (collector paused); errors and unknown
+    # fields must come out exactly as they do line by line.
+    session, segment, path = make(store, 1500)
+    lines = path.read_bytes().split(b"\n")
+    lines[700] = b'{"kind":"extension","ts":7,"domain":"d","payload":null,"x_new":[1]}'
+    lines[800] = b'{"kind":"future_kind","ts":8,"what":"kept"}'
+    path.write_bytes(b"\n".join(lines))
+    freeze_count = gc.get_freeze_count()
+    entries = store.read_all(session, segment)
+    assert gc.isenabled() and gc.get_freeze_count() == freeze_count
+    assert len(entries) == 1501
+    assert encode_entry(entries[700]) == lines[700]
+    assert encode_entry(entries[800]) == lines[800]
+    lines[1200] = b'{"kind":"extension","ts":9,"domain":["not","text"],"payload":null}'
+    path.write_bytes(b"\n".join(lines))
+    with pytest.raises(CorruptSegmentError) as info:
+        store.read_all(session, segment)
+    assert gc.isenabled()
+    assert info.value.line == 1201
+    assert info.value.offset == sum(len(line) + 1 for line in lines[:1200])
+    assert "domain" in info.value.reason

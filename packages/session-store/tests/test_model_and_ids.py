@@ -82,6 +82,19 @@ def test_defaults_fill_missing_optional_fields() -> None:
     assert getattr(entry, "item", None) == TaskReminderItem("b", "task_inactivity")
 
 
+def test_unknown_fields_survive_at_every_level() -> None:
+    line = (
+        b'{"kind":"config_changed","ts":1,"config":{"max_tokens":null,"temperature":1.0,'
+        b'"top_p":null,"top_k":null,"stop_sequences":[],"reasoning":null,"x_cfg":1},'
+        b'"x_top":{"a":[1]}}'
+    )
+    entry = decode_entry(line)
+    assert getattr(entry, "extra_fields", None) == {"x_top": {"a": [1]}}
+    assert encode_entry(entry) == line
+    plain = decode_entry(b'{"kind":"turn_end","ts":1,"turn_count":2}')
+    assert not getattr(plain, "extra_fields", None)
+
+
 def test_unknown_kinds_are_records_not_errors() -> None:
     line = b'{"kind":"assistant_item","ts":1,"item":{"kind":"image","url":"u"}}'
     entry = decode_entry(line)
@@ -104,6 +117,16 @@ def test_unknown_kinds_are_records_not_errors() -> None:
         b'{"kind":"segment_start","ts":1,"session_id":"NOPE","system_prompt":null,'
         b'"config":{},"history":[]}',
         b'{"kind":"config_changed","ts":1,"config":{"reasoning":[1]}}',
+        b'{"kind":"config_changed","ts":1,"config":[]}',
+        b'{"kind":"config_changed","ts":1,"config":{"stop_sequences":"END"}}',
+        b'{"kind":"user_input","ts":1,"segments":{"kind":"text","content":"x"}}',
+        b'{"kind":"user_input","ts":1,"segments":[{"kind":"text","content":1}]}',
+        b'{"kind":"assistant_item","ts":1,"item":{"kind":"reasoning","text":"t","summary":"ab"}}',
+        b'{"kind":"assistant_item","ts":1,"item":[]}',
+        b'{"kind":"tool_result","ts":1,"item":{"kind":"tool_result","call_id":"c","summary":"s",'
+        b'"is_error":1}}',
+        b'{"kind":"llm_usage","ts":1,"history_len":1,"input_total_tokens":1,'
+        b'"cache_read_tokens":1,"cache_write_tokens":true,"output_tokens":1}',
     ],
 )
 def test_malformed_lines_are_decode_errors(line: bytes) -> None:

@@ -106,7 +106,11 @@ def _segment_start(state: SessionState, entry: SegmentStart) -> None:
 
 
 def _user_input(state: SessionState, entry: UserInput) -> None:
-    text = flatten_input(entry.segments)
+    parts = entry.segments
+    if len(parts) == 1 and type(parts[0]) is TextPart:  # the usual case: just text
+        text = parts[0].content
+    else:
+        text = flatten_input(parts)
     state.history.append(MessageItem("user", (TextContent(text),)))
     state.user_inputs.append(entry.segments)
 
@@ -178,10 +182,28 @@ def replay(entries: Iterable[Entry], state: SessionState | None = None) -> Sessi
     """The state after ``entries`` (starting from ``state``, or empty)."""
     state = SessionState() if state is None else state
     apply = _APPLY
+    # The most frequent kinds are applied inline (same effect as their ``_APPLY`` function,
+    # without a call per entry); every other kind goes through the table.
+    add_item = state.history.append
+    add_usage = state.usage.append
     count = 0
-    for entry in entries:
-        apply[type(entry)](state, entry)
-        count += 1
+    each: Iterable[Any] = entries  # narrowed by hand below, through ``kind``
+    for count, entry in enumerate(each, 1):  # noqa: B007 - count is used after the loop
+        kind = type(entry)
+        if kind is AssistantItem or kind is ToolResult:
+            add_item(entry.item)
+        elif kind is Invoke:
+            pass
+        elif kind is TurnEnd:
+            state.turn_count = entry.turn_count
+        elif kind is RunCompleted:
+            state.interrupted = entry.interrupted
+        elif kind is LlmUsage:
+            add_usage(entry)
+        else:
+            apply[kind](state, entry)
+            if kind is SegmentStart:  # it replaces the history list
+                add_item = state.history.append
     state.entries_count += count
     return state
 

@@ -5,23 +5,25 @@ items, input parts and message content are ``kind``-tagged the same way. Fields 
 not know are kept in ``extra_fields`` (and whole records of an unknown ``kind`` as
 :class:`UnknownRecord`), so a log written by a newer version survives a rewrite unchanged.
 
-Structuring goes through cattrs' generated per-class functions and orjson, wrapped by a small
-``kind`` dispatch: this keeps decoding a line cheaper than ``json.loads`` alone.
+Lines are parsed by orjson and structured by per-class functions generated at import (see
+``_codec``: exact type checks, no copy of the object unless it has unknown keys, instances filled
+through their slots), behind a ``kind`` dispatch: decoding and structuring a line together stay
+cheaper than ``json.loads`` of it alone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar, Literal, TypeAlias
 
 import attrs
 import cattrs
 import orjson
-from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from yoi_session_store._codec import ClassCodecs, UnionCodec
 from yoi_session_store.errors import EntryDecodeError
-from yoi_session_store.ids import SegmentId, SessionId, is_canonical_uuid
+from yoi_session_store.ids import SegmentId, SessionId
 
 #: Written into every ``segment_start``. Logs without the field predate versioning (version 0)
 #: and share version 1's format.
@@ -425,107 +427,12 @@ INPUT_PART_CLASSES: tuple[type[Any], ...] = (
 )
 CONTENT_CLASSES: tuple[type[Any], ...] = (TextContent, RefusalContent)
 
-# ---- the converter ---------------------------------------------------------------------------
+# ---- the codec -------------------------------------------------------------------------------
 
-# Without detailed validation cattrs generates one straight call per class (much faster);
-# errors still name the problem (see ``_describe``) and the caller adds path, line and offset.
+# The per-class functions are generated (see ``_codec``); the cattrs converter carries them as
+# its hooks, so ``converter.structure`` / ``converter.unstructure`` agree with the codec, and it
+# unstructures the free-form ``Any`` fields (``payload``, ``event``).
 converter = cattrs.Converter(detailed_validation=False)
-
-_Structure = Callable[[Mapping[str, Any]], Any]
-
-
-def _strict_str(value: Any, _: Any) -> str:
-    if type(value) is not str:
-        raise TypeError(f"expected a string, got {type(value).__name__}")
-    return value
-
-
-def _strict_int(value: Any, _: Any) -> int:
-    if type(value) is not int:
-        raise TypeError(f"expected an integer, got {type(value).__name__}")
-    return value
-
-
-def _strict_bool(value: Any, _: Any) -> bool:
-    if type(value) is not bool:
-        raise TypeError(f"expected a boolean, got {type(value).__name__}")
-    return value
-
-
-def _strict_float(value: Any, _: Any) -> float:
-    if type(value) is float:
-        return value
-    if type(value) is int:
-        return float(value)
-    raise TypeError(f"expected a number, got {type(value).__name__}")
-
-
-def _canonical_id(value: Any, _: Any) -> str:
-    if type(value) is not str or not is_canonical_uuid(value):
-        raise ValueError(f"not a canonical UUID: {value!r}")
-    return value
-
-
-def _reasoning(value: Any, _: Any) -> str | int | None:
-    if value is None or type(value) is str or type(value) is int:
-        return value
-    raise TypeError(f"reasoning must be null, a string or an integer, got {value!r}")
-
-
-def _passthrough(value: Any, _: Any) -> Any:
-    return value
-
-
-converter.register_structure_hook(str, _strict_str)
-converter.register_structure_hook(int, _strict_int)
-converter.register_structure_hook(bool, _strict_bool)
-converter.register_structure_hook(float, _strict_float)
-converter.register_structure_hook(SessionId, _canonical_id)
-converter.register_structure_hook(SegmentId, _canonical_id)
-
-
-def _json_name(field: attrs.Attribute[Any]) -> str:
-    return field.name
-
-
-def _register_class(cls: type[Any], *, omit_defaults: bool, always: tuple[str, ...] = ()) -> None:
-    """Hooks for one tagged class: ``kind`` first, unknown keys kept in ``extra_fields``."""
-    fields = [f for f in attrs.fields(cls) if f.name != "extra_fields"]
-    known = frozenset([*(_json_name(f) for f in fields), "kind"])
-    overrides: dict[str, Any] = {"extra_fields": override(omit=True)}
-    for name in always:
-        overrides[name] = override(omit_if_default=False)
-    if cls is RequestConfig:
-        overrides["reasoning"] = override(struct_hook=_reasoning)
-    generated_structure = make_dict_structure_fn(
-        cls, converter, _cattrs_forbid_extra_keys=False, **overrides
-    )
-    generated_unstructure = make_dict_unstructure_fn(
-        cls, converter, _cattrs_omit_if_default=omit_defaults, **overrides
-    )
-    kind = getattr(cls, "KIND", None)
-
-    def structure(data: Mapping[str, Any], _: Any = None) -> Any:
-        obj = generated_structure(data, cls)
-        if not known.issuperset(data):
-            extra = {k: v for k, v in data.items() if k not in known}
-            obj = attrs.evolve(obj, extra_fields=extra)
-        return obj
-
-    def unstructure(obj: Any) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": kind} if kind is not None else {}
-        out.update(generated_unstructure(obj))
-        if obj.extra_fields:
-            for key, value in obj.extra_fields.items():
-                out.setdefault(key, value)
-        return out
-
-    converter.register_structure_hook(cls, structure)
-    converter.register_unstructure_hook(cls, unstructure)
-    _STRUCTURE[cls] = structure
-
-
-_STRUCTURE: dict[type[Any], _Structure] = {}
 
 
 def _unknown_structure(data: Mapping[str, Any]) -> UnknownRecord:
@@ -539,73 +446,77 @@ def _unknown_unstructure(obj: UnknownRecord) -> dict[str, Any]:
     return out
 
 
-def _register_union(union: Any, classes: tuple[type[Any], ...]) -> dict[str, _Structure]:
-    by_kind: dict[str, _Structure] = {cls.KIND: _STRUCTURE[cls] for cls in classes}
-    get = by_kind.get
-    by_class = {cls: converter.get_unstructure_hook(cls) for cls in (*classes, UnknownRecord)}
-
-    def unstructure(obj: Any) -> Any:
-        # Dispatch on the exact class: cheaper than cattrs' generic union handling.
-        return by_class[type(obj)](obj)
-
-    def unstructure_many(objs: Any) -> list[Any]:
-        return [by_class[type(obj)](obj) for obj in objs]
-
-    converter.register_unstructure_hook_func(lambda t: t == union, unstructure)
-    many = tuple[union, ...]
-    converter.register_unstructure_hook_func(lambda t: t == many, unstructure_many)
-
-    def structure(data: Any, _: Any = None) -> Any:
-        if type(data) is not dict:
-            raise TypeError(f"expected a JSON object, got {type(data).__name__}")
-        kind = data.get("kind")
-        if type(kind) is not str:
-            raise TypeError("missing or non-string 'kind'")
-        handler: _Structure = get(kind) or _unknown_structure
-        return handler(data)
-
-    def structure_many(data: Any, _: Any = None) -> tuple[Any, ...]:
-        if type(data) is not list:
-            raise TypeError(f"expected a JSON array, got {type(data).__name__}")
-        return tuple([structure(item) for item in data])
-
-    converter.register_structure_hook(union, structure)
-    converter.register_structure_hook_func(lambda t: t == many, structure_many)
-    return by_kind
-
-
-def _register_all() -> dict[str, _Structure]:
-    # Inner types first: a generated function binds the hooks that exist when it is made.
+def _build_codecs() -> tuple[ClassCodecs, UnionCodec]:
+    unions = {
+        union: UnionCodec(UnknownRecord, _unknown_structure, _unknown_unstructure)
+        for union in (AnyContent, AnyItem, AnySystemItem, AnyInputPart, Entry)
+    }
+    codecs = ClassCodecs(unions, converter.unstructure)
     converter.register_unstructure_hook(UnknownRecord, _unknown_unstructure)
-    for classes, union in (
+    # Inner types first: a generated function binds the functions of the classes it contains.
+    groups: list[tuple[tuple[type[Any], ...], Any]] = [
         (CONTENT_CLASSES, AnyContent),
         (ITEM_CLASSES, AnyItem),
         (SYSTEM_ITEM_CLASSES, AnySystemItem),
         (INPUT_PART_CLASSES, AnyInputPart),
-    ):
+        ((SegmentOrigin, RequestConfig), None),
+        (ENTRY_CLASSES, Entry),
+    ]
+    for classes, union in groups:
         for cls in classes:
-            _register_class(cls, omit_defaults=True)
-        _register_union(union, classes)
-    _register_class(SegmentOrigin, omit_defaults=False)
-    _register_class(RequestConfig, omit_defaults=False)
-    for cls in ENTRY_CLASSES:
-        always = ("system_prompt", "schema_version") if cls is SegmentStart else ()
-        _register_class(cls, omit_defaults=True, always=always)
-    return _register_union(Entry, ENTRY_CLASSES)
+            tagged = union is not None
+            always = ("system_prompt", "schema_version") if cls is SegmentStart else ()
+            structure = codecs.make_structure(cls)
+            unstructure = codecs.make_unstructure(cls, omit_defaults=tagged, always=always)
+            if tagged:
+                unions[union].add(cls, structure, unstructure)
+            _register_class_hooks(cls, structure, unstructure)
+        if union is not None:
+            _register_union_hooks(union, unions[union])
+    # A segment_start without ``schema_version`` predates versioning: it reads as version 0.
+    entries = unions[Entry]
+    entries.by_kind["segment_start"] = codecs.make_structure(
+        SegmentStart, defaults={"schema_version": LEGACY_SCHEMA_VERSION}
+    )
+    return codecs, entries
 
 
-_ENTRY_BY_KIND = _register_all()
-_structure_segment_start = _STRUCTURE[SegmentStart]
+def _register_class_hooks(cls: type[Any], structure: _Structure, unstructure: _Unstructure) -> None:
+    kind = getattr(cls, "KIND", None)
+
+    def structure_hook(data: Any, _: Any) -> Any:
+        if type(data) is not dict:
+            raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+        if kind is not None and "kind" not in data:
+            data = {"kind": kind, **data}  # the generated function counts ``kind`` as present
+        return structure(data)
+
+    converter.register_structure_hook(cls, structure_hook)
+    converter.register_unstructure_hook(cls, unstructure)
 
 
-def _structure_start(data: Mapping[str, Any]) -> SegmentStart:
-    start: SegmentStart = _structure_segment_start(data)
-    if "schema_version" not in data:
-        start = attrs.evolve(start, schema_version=LEGACY_SCHEMA_VERSION)
-    return start
+def _register_union_hooks(union: Any, codec: UnionCodec) -> None:
+    structure, unstructure = codec.structure, codec.unstructure
+    many = tuple[union, ...]
+
+    def structure_many(data: Any, _: Any) -> tuple[Any, ...]:
+        if type(data) is not list:
+            raise TypeError(f"expected a JSON array, got {type(data).__name__}")
+        return tuple([structure(item) for item in data])
+
+    converter.register_structure_hook_func(lambda t: t == union, lambda d, _: structure(d))
+    converter.register_unstructure_hook_func(lambda t: t == union, unstructure)
+    converter.register_structure_hook_func(lambda t: t == many, structure_many)
+    converter.register_unstructure_hook_func(
+        lambda t: t == many, lambda objs: [unstructure(obj) for obj in objs]
+    )
 
 
-_ENTRY_BY_KIND["segment_start"] = _structure_start
+_Structure = Callable[[dict[str, Any]], Any]
+_Unstructure = Callable[[Any], Any]
+_CODECS, _ENTRIES = _build_codecs()
+_ENTRY_BY_KIND = _ENTRIES.by_kind
+_UNSTRUCTURE_BY_CLASS: dict[type[Any], Callable[[Any], dict[str, Any]]] = _ENTRIES.by_class
 
 
 # ---- public codec ----------------------------------------------------------------------------
@@ -627,17 +538,10 @@ def entry_from_dict(data: Any) -> Entry:
     if type(kind) is not str:
         raise EntryDecodeError("missing or non-string 'kind'")
     try:
-        handler: _Structure = _ENTRY_BY_KIND.get(kind) or _unknown_structure
-        return handler(data)  # type: ignore[no-any-return]
-    except EntryDecodeError:
-        raise
+        entry: Entry = (_ENTRY_BY_KIND.get(kind) or _unknown_structure)(data)
+        return entry
     except Exception as exc:
         raise EntryDecodeError(f"invalid {kind} entry: {_describe(exc)}") from exc
-
-
-_UNSTRUCTURE_BY_CLASS: dict[type[Any], Callable[[Any], dict[str, Any]]] = {
-    cls: converter.get_unstructure_hook(cls) for cls in (*ENTRY_CLASSES, UnknownRecord)
-}
 
 
 def encode_entry(entry: Entry) -> bytes:
@@ -653,7 +557,11 @@ def encode_line(entry: Entry) -> bytes:
     unstructure = _UNSTRUCTURE_BY_CLASS.get(type(entry))
     if unstructure is None:
         raise TypeError(f"not a session entry: {type(entry).__name__}")
-    return orjson.dumps(unstructure(entry), option=orjson.OPT_APPEND_NEWLINE)
+    return _dumps(unstructure(entry), option=_APPEND_NEWLINE)
+
+
+_dumps = orjson.dumps
+_APPEND_NEWLINE = orjson.OPT_APPEND_NEWLINE
 
 
 def decode_entry(line: bytes) -> Entry:
@@ -663,6 +571,35 @@ def decode_entry(line: bytes) -> Entry:
     except orjson.JSONDecodeError as exc:
         raise EntryDecodeError(f"invalid JSON: {exc}") from exc
     return entry_from_dict(data)
+
+
+class _EntryDispatch(dict[str, _Structure]):
+    """``kind`` to structure function; an unknown string kind is kept as an UnknownRecord."""
+
+    def __missing__(self, kind: Any) -> _Structure:
+        if type(kind) is not str:
+            raise TypeError("missing or non-string 'kind'")
+        return _unknown_structure
+
+
+_ENTRY_DISPATCH = _EntryDispatch(_ENTRY_BY_KIND)
+
+
+def _decode_lines_fast(lines: Iterable[bytes]) -> list[Entry]:
+    """Decode many lines at once, as fast as possible, or raise *some* exception.
+
+    The caller re-decodes line by line with :func:`decode_entry` when this raises, to report
+    which line is bad and why. Accepts exactly the lines :func:`decode_entry` accepts, and
+    returns the same entries.
+    """
+    loads = orjson.loads
+    by_kind = _ENTRY_DISPATCH
+    out: list[Entry] = []
+    append = out.append
+    for line in lines:
+        data = loads(line)
+        append(by_kind[data["kind"]](data))
+    return out
 
 
 def _describe(exc: BaseException) -> str:

@@ -16,6 +16,7 @@ from yoi_session_store.model import (
     SCHEMA_VERSION,
     Entry,
     SegmentStart,
+    _decode_lines_fast,
     decode_entry,
     encode_entry,
     encode_line,
@@ -83,9 +84,13 @@ def decode_lines(
     if pause_gc:
         gc.disable()
     try:
-        return [decode_entry(line) for line in selected]
-    except EntryDecodeError:
-        pass
+        entries = _decode_lines_fast(selected)
+    except Exception as exc:  # find the bad line, and why, the careful way
+        failure = exc
+    else:
+        if pause_gc:
+            _promote_young_objects()
+        return entries
     finally:
         if pause_gc:
             gc.enable()
@@ -94,7 +99,21 @@ def decode_lines(
             decode_entry(line)
         except EntryDecodeError as exc:
             raise corrupt_at(label, lines, index, exc.args[0]) from exc
-    raise AssertionError("unreachable: a line failed to decode once but not twice")
+    raise failure
+
+
+def _promote_young_objects() -> None:
+    """Hand the objects just decoded straight to the collector's oldest generation.
+
+    They cannot be part of a cycle, so the two young-generation scans they would otherwise
+    get on their way there (a third of a large replay's time) find nothing. ``freeze`` then
+    ``unfreeze`` moves every tracked object to the oldest generation without visiting any;
+    they are still scanned by full collections, as they would have been. Skipped when the
+    application froze objects itself: unfreezing would undo that.
+    """
+    if gc.get_freeze_count() == 0:
+        gc.freeze()
+        gc.unfreeze()
 
 
 def _check_first(label: str, line: bytes) -> None:

@@ -78,7 +78,7 @@ from yoi_session_store.ids import (
     parse_session_id,
     uuid7,
 )
-from yoi_session_store.model import Entry, SegmentStart
+from yoi_session_store.model import Entry, SegmentStart, encode_line
 from yoi_session_store.paths import default_data_dir
 
 SEGMENT_SUFFIX = ".jsonl"
@@ -90,6 +90,9 @@ FILE_MODE = 0o600
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | _O_CLOEXEC
 _fdatasync = getattr(os, "fdatasync", os.fsync)
+# Bound once: the append path calls them for every entry.
+_flock, _lseek, _write = fcntl.flock, os.lseek, os.write
+_LOCK_EX, _LOCK_UN, _SEEK_END = fcntl.LOCK_EX, fcntl.LOCK_UN, os.SEEK_END
 
 
 class FsyncPolicy(enum.Enum):
@@ -288,8 +291,8 @@ class FsSessionStore(SessionStore):
                 handle.lock.release()
                 continue
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                if os.lseek(fd, 0, os.SEEK_END) == handle.size:
+                _flock(fd, _LOCK_EX)
+                if _lseek(fd, 0, _SEEK_END) == handle.size:
                     return handle
                 st = os.fstat(fd)
                 if st.st_nlink == 0:  # deleted or replaced by a rewrite: reopen the path
@@ -307,7 +310,7 @@ class FsSessionStore(SessionStore):
     def _unlock(handle: _Handle) -> None:
         try:
             if handle.fd >= 0:
-                fcntl.flock(handle.fd, fcntl.LOCK_UN)
+                _flock(handle.fd, _LOCK_UN)
         finally:
             handle.lock.release()
 
@@ -349,18 +352,19 @@ class FsSessionStore(SessionStore):
                 raise CorruptSegmentError(handle.path, 1, 0, "segment has no segment_start")
             self._cut_torn_tail(handle)
             size = handle.size
+        fd = handle.fd
         try:
-            written = os.write(handle.fd, data)
+            written = _write(fd, data)
         except OSError:
-            os.ftruncate(handle.fd, size)
+            os.ftruncate(fd, size)
             raise
         if written != len(data):  # disk full: never leave a partial line behind
-            os.ftruncate(handle.fd, size)
+            os.ftruncate(fd, size)
             raise OSError(errno.ENOSPC, f"short write to {handle.path}")
         handle.size = handle.committed = size + written
         handle.count += lines
         if self._sync_appends:
-            _fdatasync(handle.fd)
+            _fdatasync(fd)
 
     # ---- appends ------------------------------------------------------------------------------
 
@@ -368,13 +372,17 @@ class FsSessionStore(SessionStore):
         if type(entry) is SegmentStart:
             self.create_segment(session, segment, [entry])
             return 1
-        data = appended_line(entry)
+        data = encode_line(entry)  # not a segment_start: checked above
         handle = self._lock(session, segment)
         try:
             self._write_locked(handle, data, 1)
             return handle.count
         finally:
-            self._unlock(handle)
+            try:  # _unlock, inlined: this is the hot path
+                if handle.fd >= 0:
+                    _flock(handle.fd, _LOCK_UN)
+            finally:
+                handle.lock.release()
 
     def append_if_count(
         self, session: SessionId, segment: SegmentId, entry: Entry, expected_count: int
@@ -793,7 +801,7 @@ def _split_committed(path: str, data: bytes) -> list[bytes]:
             ),
             stacklevel=4,
         )
-    lines = data[:end].split(b"\n")
+    lines = (data if end == len(data) else data[:end]).split(b"\n")
     lines.pop()
     return lines
 
