@@ -159,8 +159,9 @@ def wheels(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Run the benchmarks in bench/ (not part of the default run)."""
     _install_package(session, "yoi-cli", ("runtime",))
+    session.install(str(PACKAGES / POSTGRES_PACKAGE))
     for script in sorted((ROOT / "bench").glob("*.py")):
-        if script.name.startswith("_"):
+        if script.name.startswith("_") or script.stem.endswith("_common"):
             continue
         if session.posargs and script.stem not in session.posargs:
             continue

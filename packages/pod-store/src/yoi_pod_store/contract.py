@@ -154,6 +154,10 @@ class LockedPod(abc.ABC):
         """Remove the record (corrupt or not); return bytes freed. Missing: return 0."""
 
     @abc.abstractmethod
+    def size(self) -> int:
+        """Bytes :meth:`delete` would free now (0 if missing); what a dry run reports."""
+
+    @abc.abstractmethod
     def written_at(self) -> datetime | None:
         """When the record was last written, if the backend knows (also for corrupt records)."""
 
@@ -536,7 +540,9 @@ class PodStore(abc.ABC):
             ):
                 return attrs.evolve(outcome, result=DeleteResult.KEPT_NEWER)
             if dry_run:
-                return attrs.evolve(outcome, result=DeleteResult.WOULD_DELETE)
+                return attrs.evolve(
+                    outcome, result=DeleteResult.WOULD_DELETE, reclaimed_bytes=pod.size()
+                )
             freed = pod.delete()
             return attrs.evolve(outcome, result=DeleteResult.DELETED, reclaimed_bytes=freed)
 

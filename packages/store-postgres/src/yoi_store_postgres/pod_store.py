@@ -113,6 +113,12 @@ class _PostgresLockedPod(LockedPod):
         ).fetchone()
         return 0 if row is None else int(row[0])
 
+    def size(self) -> int:
+        row = self._conn.execute(
+            "SELECT octet_length(body) FROM yoi_pods WHERE name = %s", (self.name,)
+        ).fetchone()
+        return 0 if row is None else int(row[0])
+
     def written_at(self) -> datetime | None:
         row = self._conn.execute(
             "SELECT written_at FROM yoi_pods WHERE name = %s", (self.name,)

@@ -350,6 +350,10 @@ class _FsLockedPod(LockedPod):
     def delete(self) -> int:
         return _POD_FILES.delete(self._pods_fd, self.name)
 
+    def size(self) -> int:
+        st = _POD_FILES.stat(self._pods_fd, self.name)
+        return st.st_size if st is not None and stat.S_ISREG(st.st_mode) else 0
+
     def written_at(self) -> datetime | None:
         st = _POD_FILES.stat(self._pods_fd, self.name)
         return _mtime(st) if st else None

@@ -98,6 +98,10 @@ class _MemoryLockedPod(LockedPod):
         stored = self._state.pods.pop(self.name, None)
         return 0 if stored is None else len(stored.text.encode())
 
+    def size(self) -> int:
+        stored = self._state.pods.get(self.name)
+        return 0 if stored is None else len(stored.text.encode())
+
     def written_at(self) -> datetime | None:
         stored = self._state.pods.get(self.name)
         return None if stored is None else stored.written_at

@@ -599,6 +599,8 @@ class PodStoreContract:
         assert newer.result is DeleteResult.KEPT_NEWER and store.read("alpha") is not None
         old = store.delete_if_stopped("alpha", last_activity_before=utc_now() + timedelta(days=1))
         assert old.result is DeleteResult.DELETED and store.read("alpha") is None
+        # A dry run reports the bytes the real delete then frees.
+        assert dry.reclaimed_bytes == old.reclaimed_bytes > 0
 
     def test_delete_if_stopped_deletes_a_corrupt_stopped_record(
         self, store: PodStore, write_raw_pod: RawWriter
