@@ -176,3 +176,17 @@ def test_two_backends_of_one_scheme_fail_naming_both_distributions(
     assert "'memory'" in result.stderr
     assert "yoi-pod-store" in result.stderr
     assert "clashing-backend" in result.stderr
+
+
+def test_a_reader_that_goes_away_gets_no_traceback(yoi_env: dict[str, str]) -> None:
+    # As with `yoi plugins | head -1`: the pipe closes before yoi writes.
+    from conftest import YOI
+
+    process = subprocess.Popen(
+        [YOI, "--help"], env=yoi_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 1
+    assert "Traceback" not in stderr

@@ -6,6 +6,7 @@ the plugin registry: click, attrs, the stores and the Runtime load when a comman
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
@@ -69,4 +70,12 @@ def run(argv: Sequence[str]) -> int:
 
 
 def main() -> None:
-    sys.exit(run(sys.argv[1:]))
+    try:
+        code = run(sys.argv[1:])
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`yoi ... | head`): not an error worth a traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = 1
+    sys.exit(code)

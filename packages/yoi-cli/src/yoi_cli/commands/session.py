@@ -543,9 +543,10 @@ def prune_command(
     every unreferenced session is refused (it might be the one the record names). Sessions
     active within the grace period (default 10 minutes, --grace) are always kept, so a session
     created a moment before its Pod points at it survives; --older-than narrows further.
-    References are read again right before each delete, and a session written to during the
-    prune is re-judged by its new age. A session that fails to delete is reported as failed:
-    and the run goes on. Exit 1 if anything was refused or failed.
+    During a forced prune the references are read again before each delete (never more than
+    a second old), and a session written to during the prune is re-judged by its new age. A
+    session that fails to delete is reported as failed: and the run goes on. Exit 1 if anything
+    was refused or failed.
     """
     if not unreferenced:
         raise click.UsageError("yoi session prune requires --unreferenced")
