@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from yoi_cli.cleanup.duration import DurationError, parse_duration
+from yoi_cli.cleanup.report import printable
 
 if TYPE_CHECKING:
     from yoi_pod_store.contract import PodStore
@@ -73,12 +74,6 @@ class StrictGroup(click.Group):
         return super().resolve_command(ctx, args)
 
 
-def printable(text: str) -> str:
-    from yoi_cli.cleanup.report import printable as _printable
-
-    return _printable(text)
-
-
 def one_argument(values: Sequence[str], missing: str, many: str) -> str:
     """The single positional argument of a command, or a specific usage error."""
     if not values:
@@ -96,6 +91,19 @@ def duration_option(ctx: click.Context, _: click.Parameter, value: str | None) -
         return parse_duration(value)
     except DurationError as error:
         raise click.UsageError(str(error), ctx) from None
+
+
+def destructive_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--force``, ``--dry-run`` and ``--json``: the switches of every command that deletes."""
+    for option in (
+        click.option(
+            "--json", "as_json", is_flag=True, help="Print one JSON document listing every item."
+        ),
+        click.option("--dry-run", is_flag=True, help="Report only, even with --force."),
+        click.option("--force", is_flag=True, help="Really delete (without it: report only)."),
+    ):
+        command = option(command)
+    return command
 
 
 def force_mode(force: bool, dry_run: bool) -> bool:

@@ -16,6 +16,7 @@ import click
 from yoi_cli.cleanup.cli import (
     StrictGroup,
     describe_error,
+    destructive_options,
     duration_option,
     force_mode,
     format_time,
@@ -260,9 +261,7 @@ def _refusal_lines(name: str, reason: str, liveness: Liveness | None) -> list[st
 
 @pod_group.command("delete")
 @click.argument("names", nargs=-1, metavar="NAME")
-@click.option("--force", is_flag=True, help="Really delete (without it: report only).")
-@click.option("--dry-run", is_flag=True, help="Report only, even with --force.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document for scripts.")
+@destructive_options
 @click.pass_context
 def delete_command(
     ctx: click.Context, names: tuple[str, ...], force: bool, dry_run: bool, as_json: bool
@@ -400,9 +399,7 @@ def _prune_one(store: PodStore, listing: PodListing, cutoff: datetime, deleting:
     callback=duration_option,
     help="Required: prune Pods last active longer ago than this (30d, 12h, 2weeks, ...).",
 )
-@click.option("--force", is_flag=True, help="Really delete (without it: report only).")
-@click.option("--dry-run", is_flag=True, help="Report only, even with --force.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document listing every item.")
+@destructive_options
 @click.pass_context
 def prune_command(
     ctx: click.Context, older_than: int | None, force: bool, dry_run: bool, as_json: bool

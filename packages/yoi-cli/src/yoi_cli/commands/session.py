@@ -20,6 +20,7 @@ import click
 from yoi_cli.cleanup.cli import (
     StrictGroup,
     describe_error,
+    destructive_options,
     duration_option,
     force_mode,
     format_time,
@@ -523,9 +524,7 @@ class _Pruner:
     callback=duration_option,
     help="Always spare sessions active within this period (default 10m).",
 )
-@click.option("--force", is_flag=True, help="Really delete (without it: report only).")
-@click.option("--dry-run", is_flag=True, help="Report only, even with --force.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document listing every item.")
+@destructive_options
 @click.pass_context
 def prune_command(
     ctx: click.Context,
