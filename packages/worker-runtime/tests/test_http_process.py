@@ -65,10 +65,16 @@ def test_sigterm_waits_for_a_request_whose_body_is_still_arriving() -> None:
     assert server.process.wait(timeout=20) == 0
 
 
-def test_32_clients_for_5_seconds_lose_no_input() -> None:
-    with running_server("--store", "memory") as server:
+@pytest.mark.parametrize(
+    "store", ["memory", pytest.param("fs", marks=pytest.mark.feature("fs-store"))]
+)
+def test_32_clients_for_5_seconds_lose_no_input(store: str, tmp_path: Path) -> None:
+    env = {"YOI_RUNTIME_DIR": str(tmp_path / "run")}
+    args = ("--store", "memory" if store == "memory" else f"fs://{tmp_path / 'data'}")
+    args += ("--runtime-id", "rt-load")
+    sent: dict[str, list[str]] = {}
+    with running_server(*args, env=env) as server:
         errors: list[str] = []
-        sent: dict[str, list[str]] = {}
         deadline = time.monotonic() + 5.0
 
         def client_loop(index: int) -> None:
@@ -99,13 +105,21 @@ def test_32_clients_for_5_seconds_lose_no_input() -> None:
             thread.join(60)
         assert errors == []
         assert len(sent) >= 32
-        with server.client() as client:
-            for worker_id, contents in sent.items():
-                page = client.transcript(worker_id)
-                assert [item.content for item in page.items] == contents
-            summary = client.summary()
-            assert summary.worker_count == len(sent)
-            assert summary.last_event_id == 1 + 4 * len(sent)
+        _assert_holds(server, sent)
+        assert server.stop() == 0
+    if store == "fs":  # every acknowledged input also survives a restart
+        with running_server(*args, env=env) as reopened:
+            _assert_holds(reopened, sent)
+
+
+def _assert_holds(server: ServerProcess, sent: dict[str, list[str]]) -> None:
+    with server.client() as client:
+        for worker_id, contents in sent.items():
+            page = client.transcript(worker_id, limit=256)
+            assert [item.content for item in page.items] == contents
+        summary = client.summary()
+        assert summary.worker_count == len(sent)
+        assert summary.last_event_id >= 1 + 4 * len(sent)
 
 
 @pytest.mark.feature("fs-store")
