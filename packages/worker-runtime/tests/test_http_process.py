@@ -70,8 +70,8 @@ def test_sigterm_waits_for_a_request_whose_body_is_still_arriving() -> None:
 )
 def test_32_clients_for_5_seconds_lose_no_input(store: str, tmp_path: Path) -> None:
     env = {"YOI_RUNTIME_DIR": str(tmp_path / "run")}
-    args = ("--store", "memory" if store == "memory" else f"fs://{tmp_path / 'data'}")
-    args += ("--runtime-id", "rt-load")
+    store_url = "memory" if store == "memory" else f"fs://{tmp_path / 'data'}"
+    args = ("--store", store_url, "--runtime-id", "rt-load")
     sent: dict[str, list[str]] = {}
     with running_server(*args, env=env) as server:
         errors: list[str] = []
