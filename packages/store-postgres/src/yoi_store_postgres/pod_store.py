@@ -50,37 +50,16 @@ from yoi_pod_store.model import (
     PodRecord,
     RecordFormatError,
     RuntimeRecord,
-    decode_pod_record,
-    decode_runtime_record,
     encode_pod_record,
     encode_runtime_record,
     utc_now,
 )
 from yoi_pod_store.names import validate_pod_name, validate_runtime_id
+from yoi_pod_store.stored import load_pod_record, load_runtime_record
 
 from yoi_store_postgres.config import PostgresConfig, parse_url
 from yoi_store_postgres.database import LOCK_POD, Connection, Database, describe
 from yoi_store_postgres.errors import LeaseLost, PostgresStoreError
-
-
-def _decode_pod(name: str, body: bytes) -> PodRecord:
-    try:
-        record = decode_pod_record(body)
-    except RecordFormatError as exc:
-        raise CorruptPodRecord(name, str(exc)) from exc
-    if record.pod_name != name:
-        raise CorruptPodRecord(name, f"the record names {safe_repr(record.pod_name)}")
-    return record
-
-
-def _decode_runtime(runtime_id: str, body: bytes) -> RuntimeRecord:
-    try:
-        record = decode_runtime_record(body)
-    except RecordFormatError as exc:
-        raise CorruptRuntimeRecord(runtime_id, str(exc)) from exc
-    if record.runtime_id != runtime_id:
-        raise CorruptRuntimeRecord(runtime_id, f"the record names {safe_repr(record.runtime_id)}")
-    return record
 
 
 class _PostgresLockedPod(LockedPod):
@@ -93,7 +72,7 @@ class _PostgresLockedPod(LockedPod):
     def read(self) -> PodRecord | None:
         row = self._conn.execute("SELECT body FROM yoi_pods WHERE name = %s", (self.name,))
         found = row.fetchone()
-        return None if found is None else _decode_pod(self.name, bytes(found[0]))
+        return None if found is None else load_pod_record(self.name, bytes(found[0]))
 
     def write(self, record: PodRecord) -> None:
         try:
@@ -331,7 +310,7 @@ class PostgresPodStore(PodStore):
         validate_pod_name(name)
         with self.db.connection() as conn:
             row = conn.execute("SELECT body FROM yoi_pods WHERE name = %s", (name,)).fetchone()
-        return None if row is None else _decode_pod(name, bytes(row[0]))
+        return None if row is None else load_pod_record(name, bytes(row[0]))
 
     def list_pods(self) -> builtins.list[PodListing]:
         with self.db.connection() as conn:
@@ -339,7 +318,7 @@ class PostgresPodStore(PodStore):
         listings = []
         for name, body in sorted(rows):
             try:
-                listings.append(PodListing(name, record=_decode_pod(name, bytes(body))))
+                listings.append(PodListing(name, record=load_pod_record(name, bytes(body))))
             except CorruptPodRecord as exc:
                 listings.append(PodListing(name, error=exc))
         return listings
@@ -369,7 +348,7 @@ class PostgresPodStore(PodStore):
             row = conn.execute(
                 "SELECT body FROM yoi_runtimes WHERE runtime_id = %s", (runtime_id,)
             ).fetchone()
-        return None if row is None else _decode_runtime(runtime_id, bytes(row[0]))
+        return None if row is None else load_runtime_record(runtime_id, bytes(row[0]))
 
     def list_runtimes(self) -> builtins.list[RuntimeListing]:
         with self.db.connection() as conn:
@@ -377,7 +356,7 @@ class PostgresPodStore(PodStore):
         listings = []
         for runtime_id, body in sorted(rows):
             try:
-                record = _decode_runtime(runtime_id, bytes(body))
+                record = load_runtime_record(runtime_id, bytes(body))
                 listings.append(RuntimeListing(runtime_id, record=record))
             except CorruptRuntimeRecord as exc:
                 listings.append(RuntimeListing(runtime_id, error=exc))
@@ -413,7 +392,7 @@ class PostgresPodStore(PodStore):
             if body is None:
                 return Liveness(LivenessState.STOPPED, "pod metadata is missing")
             try:
-                record = _decode_pod(name, body)
+                record = load_pod_record(name, body)
             except CorruptPodRecord:
                 return super().probe(name)  # judged against every runtime lease
         except (PostgresStoreError, TimeoutError) as exc:

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
+from yoi_session_store.backends import check_segment_head
 from yoi_session_store.contract import SegmentInfo, SessionInfo, SessionStore
 from yoi_session_store.errors import (
     CorruptSegmentError,
@@ -27,10 +28,9 @@ from yoi_session_store.errors import (
     SegmentExistsError,
     SegmentNotFoundError,
     TruncateRangeError,
-    UnsupportedSchemaVersionError,
 )
 from yoi_session_store.ids import SegmentId, SessionId, parse_segment_id, parse_session_id
-from yoi_session_store.model import SCHEMA_VERSION, Entry, SegmentStart, decode_entry, encode_entry
+from yoi_session_store.model import Entry, SegmentStart, decode_entry, encode_entry
 
 from yoi_store_postgres.config import PostgresConfig, parse_url
 from yoi_store_postgres.database import Connection, Database
@@ -269,7 +269,7 @@ class PostgresSessionStore(SessionStore):
                 raise CorruptSegmentError(
                     self._label(session, segment), 1, 0, "segment has no segment_start"
                 )
-            self._check_first(session, segment, bytes(rows[0][1]))
+            check_segment_head(self._label(session, segment), bytes(rows[0][1]))
             selected = rows if start == 0 and limit != 0 else rows[1:]
             if start == 0 and limit == 0:
                 selected = []
@@ -280,23 +280,6 @@ class PostgresSessionStore(SessionStore):
                 except EntryDecodeError as exc:
                     raise self._corrupt(conn, session, segment, seq, exc.args[0]) from exc
         return entries
-
-    def _check_first(self, session: SessionId, segment: SegmentId, line: bytes) -> None:
-        label = self._label(session, segment)
-        try:
-            first = decode_entry(line)
-        except EntryDecodeError as exc:
-            raise CorruptSegmentError(label, 1, 0, exc.args[0]) from exc
-        if not isinstance(first, SegmentStart):
-            raise CorruptSegmentError(label, 1, 0, "first line is not a segment_start")
-        if first.schema_version > SCHEMA_VERSION:
-            raise UnsupportedSchemaVersionError(
-                label,
-                1,
-                0,
-                f"schema version {first.schema_version} is newer than the supported "
-                f"{SCHEMA_VERSION}; upgrade yoi-session-store",
-            )
 
     def _corrupt(
         self, conn: Connection, session: SessionId, segment: SegmentId, seq: int, reason: str

@@ -38,13 +38,12 @@ from yoi_pod_store.model import (
     PodRecord,
     RecordFormatError,
     RuntimeRecord,
-    decode_pod_record,
-    decode_runtime_record,
     encode_pod_record,
     encode_runtime_record,
     utc_now,
 )
 from yoi_pod_store.names import validate_pod_name, validate_runtime_id
+from yoi_pod_store.stored import load_pod_record, load_runtime_record
 
 
 @attrs.define
@@ -68,16 +67,6 @@ _NAMED: dict[str, _State] = {}
 _NAMED_LOCK = threading.Lock()
 
 
-def _decode_pod(name: str, stored: _Stored) -> PodRecord:
-    try:
-        record = decode_pod_record(stored.text)
-    except RecordFormatError as exc:
-        raise CorruptPodRecord(name, str(exc)) from exc
-    if record.pod_name != name:
-        raise CorruptPodRecord(name, f"the record names {safe_repr(record.pod_name)}")
-    return record
-
-
 class _MemoryLockedPod(LockedPod):
     def __init__(self, state: _State, name: str) -> None:
         self.name = name
@@ -85,7 +74,7 @@ class _MemoryLockedPod(LockedPod):
 
     def read(self) -> PodRecord | None:
         stored = self._state.pods.get(self.name)
-        return None if stored is None else _decode_pod(self.name, stored)
+        return None if stored is None else load_pod_record(self.name, stored.text)
 
     def write(self, record: PodRecord) -> None:
         try:
@@ -146,7 +135,7 @@ class MemoryPodStore(PodStore):
         validate_pod_name(name)
         with self.state.lock:
             stored = self.state.pods.get(name)
-        return None if stored is None else _decode_pod(name, stored)
+        return None if stored is None else load_pod_record(name, stored.text)
 
     def list_pods(self) -> builtins.list[PodListing]:
         with self.state.lock:
@@ -154,7 +143,7 @@ class MemoryPodStore(PodStore):
         listings = []
         for name, stored in items:
             try:
-                listings.append(PodListing(name, record=_decode_pod(name, stored)))
+                listings.append(PodListing(name, record=load_pod_record(name, stored.text)))
             except CorruptPodRecord as exc:
                 listings.append(PodListing(name, error=exc))
         return listings
@@ -188,19 +177,7 @@ class MemoryPodStore(PodStore):
         validate_runtime_id(runtime_id)
         with self.state.lock:
             stored = self.state.runtimes.get(runtime_id)
-        return None if stored is None else self._decode_runtime(runtime_id, stored)
-
-    @staticmethod
-    def _decode_runtime(runtime_id: str, stored: _Stored) -> RuntimeRecord:
-        try:
-            record = decode_runtime_record(stored.text)
-        except RecordFormatError as exc:
-            raise CorruptRuntimeRecord(runtime_id, str(exc)) from exc
-        if record.runtime_id != runtime_id:
-            raise CorruptRuntimeRecord(
-                runtime_id, f"the record names {safe_repr(record.runtime_id)}"
-            )
-        return record
+        return None if stored is None else load_runtime_record(runtime_id, stored.text)
 
     def list_runtimes(self) -> builtins.list[RuntimeListing]:
         with self.state.lock:
@@ -208,7 +185,7 @@ class MemoryPodStore(PodStore):
         listings = []
         for runtime_id, stored in items:
             try:
-                record = self._decode_runtime(runtime_id, stored)
+                record = load_runtime_record(runtime_id, stored.text)
                 listings.append(RuntimeListing(runtime_id, record=record))
             except CorruptRuntimeRecord as exc:
                 listings.append(RuntimeListing(runtime_id, error=exc))

@@ -76,7 +76,7 @@ def decode_lines(
         raise ValueError("start and limit must not be negative")
     if not lines:
         raise CorruptSegmentError(label, 1, 0, "segment has no segment_start")
-    _check_first(label, lines[0])
+    check_segment_head(label, lines[0])
     selected = lines[start:] if limit is None else lines[start : start + limit]
     # Decoding builds several objects per line and none of them can form a cycle; pausing
     # the cyclic GC for a large batch spares it repeated full scans of the growing result.
@@ -116,7 +116,11 @@ def _promote_young_objects() -> None:
         gc.unfreeze()
 
 
-def _check_first(label: str, line: bytes) -> None:
+def check_segment_head(label: str, line: bytes) -> None:
+    """Line 1 of a segment must decode to a ``segment_start`` of a schema this version reads.
+
+    Raises :class:`CorruptSegmentError` or :class:`UnsupportedSchemaVersionError` at line 1.
+    """
     try:
         first = decode_entry(line)
     except EntryDecodeError as exc:
