@@ -23,11 +23,6 @@ SESSION = "0192f0a0-0000-7000-8000-00000000000a"
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> FsPodStore:
-    return FsPodStore(tmp_path / "data", tmp_path / "run")
-
-
-@pytest.fixture
 def outside(tmp_path: Path) -> Path:
     """A directory outside the store holding a file nothing may touch."""
     directory = tmp_path / "outside"

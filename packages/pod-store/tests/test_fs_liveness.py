@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,23 +20,6 @@ from yoi_pod_store.model import PodRecord
 WORKER = Path(__file__).with_name("pod_worker.py")
 #: Every probe must answer within the store's timeout plus scheduling slack.
 DEADLINE = 0.5 + 0.4
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> FsPodStore:
-    return FsPodStore(tmp_path / "data", tmp_path / "run")
-
-
-@pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen[str]]]:
-    started: list[subprocess.Popen[str]] = []
-    yield started
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
-        if process.stdout:
-            process.stdout.close()
 
 
 def spawn(

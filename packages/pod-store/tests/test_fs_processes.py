@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,11 +15,6 @@ from yoi_pod_store.backends.fs import FsPodStore
 from yoi_pod_store.model import PodRecord, decode_pod_record
 
 WORKER = Path(__file__).with_name("pod_worker.py")
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> FsPodStore:
-    return FsPodStore(tmp_path / "data", tmp_path / "run")
 
 
 def spawn(store: FsPodStore, *args: str) -> subprocess.Popen[str]:
@@ -39,18 +33,6 @@ def spawn(store: FsPodStore, *args: str) -> subprocess.Popen[str]:
     assert process.stdout is not None
     assert process.stdout.readline().strip() == "ready"
     return process
-
-
-@pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen[str]]]:
-    started: list[subprocess.Popen[str]] = []
-    yield started
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
-        if process.stdout:
-            process.stdout.close()
 
 
 def test_two_processes_doing_1000_updates_each_lose_none(
