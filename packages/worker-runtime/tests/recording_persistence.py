@@ -23,6 +23,7 @@ from yoi_worker_runtime import (
     WorkerRef,
 )
 from yoi_worker_runtime.model import Backend
+from yoi_worker_runtime.persistence import WorkerChange
 
 
 class RecordingPersistence:
@@ -38,12 +39,22 @@ class RecordingPersistence:
         self.hosted_elsewhere: dict[str, str] = {}
         #: Method name -> exception the next call of it raises (then the entry is removed).
         self.fail_next: dict[str, Exception] = {}
-        #: When set, ``record_input`` waits until ``release`` is set (a slow disk).
+        #: When set, ``record_worker_change`` waits until ``release`` is set (a slow disk).
         self.stall_input = threading.Event()
         self.stalled = threading.Event()
         self.release = threading.Event()
         self.calls: list[str] = []
         self.closed = 0
+
+    def durable_copy(self) -> RecordingPersistence:
+        """A new persistence holding what this one holds now, as a crash would leave it."""
+        copy = RecordingPersistence()
+        copy.runtime = self.runtime
+        copy.workers = dict(self.workers)
+        copy.transcripts = {key: list(value) for key, value in self.transcripts.items()}
+        copy.events = list(self.events)
+        copy.kept = dict(self.kept)
+        return copy
 
     @property
     def backend(self) -> Backend:
@@ -103,17 +114,18 @@ class RecordingPersistence:
         self.transcripts[worker.ref.worker_id] = list(transcript)
         self.events.append(event)
 
-    def record_input(
-        self, worker: WorkerRecord, entry: TranscriptEntry, event: RuntimeEvent
-    ) -> None:
-        self._enter("record_input")
+    def record_worker_change(self, change: WorkerChange) -> None:
+        self._enter("record_worker_change")
         if self.stall_input.is_set():
             self.stalled.set()
             if not self.release.wait(10):
                 raise StoreIo("the test's stalled write was never released")
+        worker = change.worker
         self.workers[worker.ref.worker_id] = worker
-        self.transcripts[worker.ref.worker_id].append(entry)
-        self.events.append(event)
+        self.transcripts[worker.ref.worker_id] += [
+            record for record in change.records if isinstance(record, TranscriptEntry)
+        ]
+        self.events.extend(change.events)
 
     def record_worker_status(self, worker: WorkerRecord, event: RuntimeEvent) -> None:
         self._enter("record_worker_status")

@@ -8,21 +8,22 @@ from concurrent.futures import ThreadPoolExecutor
 
 from recording_persistence import RecordingPersistence
 from yoi_worker_runtime import (
+    BuiltinProfile,
     CreateWorkerRequest,
     EventBatch,
     Runtime,
-    RuntimeDefaultProfile,
     RuntimeLimits,
     TaskIntent,
     WorkerInput,
     WorkerInteractionAck,
 )
 
+#: Workers here only record input: these tests are about the write path, not turns.
+RECORD_ONLY = BuiltinProfile(value="none")
+
 
 def task(name: str) -> CreateWorkerRequest:
-    return CreateWorkerRequest(
-        name=name, intent=TaskIntent(objective="work"), profile=RuntimeDefaultProfile()
-    )
+    return CreateWorkerRequest(name=name, intent=TaskIntent(objective="work"), profile=RECORD_ONLY)
 
 
 def test_many_threads_sending_input_lose_nothing_and_keep_sequences_dense() -> None:

@@ -26,6 +26,7 @@ from yoi_worker_runtime import (
     schema_components,
     to_json,
 )
+from yoi_worker_runtime.profiles import parse_config
 
 
 def _validate(instance: Any, schema: dict[str, Any], root: dict[str, Any]) -> list[str]:
@@ -89,12 +90,14 @@ def _conforms(value: object) -> list[str]:
 
 @pytest.fixture
 def busy_runtime() -> Runtime:
-    runtime = Runtime.open(runtime_id="rt")
+    runtime = Runtime.open(
+        runtime_id="rt", config=parse_config({"profiles": {"n": {"engine": "none"}}})
+    )
     ref = runtime.create_worker(
         CreateWorkerRequest(
             name="a",
             intent=TaskIntent(objective="go"),
-            profile=BuiltinProfile(value="x"),
+            profile=BuiltinProfile(value="none"),
             requested_capabilities=(RequestedCapability(name="shell", reason="tests"),),
         )
     ).worker_ref
@@ -142,7 +145,7 @@ def test_json_shapes_match_the_reference(busy_runtime: Runtime) -> None:
     detail = to_json(busy_runtime.worker_detail(busy_runtime.worker_ref("a")))
     assert detail["worker_ref"] == {"runtime_id": "rt", "worker_id": "a"}
     assert detail["intent"] == {"kind": "task", "objective": "go"}
-    assert detail["profile"] == {"kind": "builtin", "value": "x"}
+    assert detail["profile"] == {"kind": "builtin", "value": "none"}
     assert detail["requested_capabilities"] == [{"name": "shell", "reason": "tests"}]
     assert "config_bundle" not in detail  # optional fields are left out when absent
     assert {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from recording_persistence import RecordingPersistence
 from yoi_worker_runtime import (
+    BuiltinProfile,
     CreateWorkerRequest,
     InvalidRequest,
     MemoryPersistence,
@@ -23,10 +24,13 @@ from yoi_worker_runtime import (
     to_json,
 )
 
+#: Workers here only record input: these tests are about the write path, not turns.
+RECORD_ONLY = BuiltinProfile(value="none")
+
 
 def task(name: str | None = None) -> CreateWorkerRequest:
     return CreateWorkerRequest(
-        name=name, intent=TaskIntent(objective="review"), profile=RuntimeDefaultProfile()
+        name=name, intent=TaskIntent(objective="review"), profile=RECORD_ONLY
     )
 
 
@@ -58,7 +62,7 @@ def test_a_failed_input_write_leaves_memory_and_store_unchanged(failure: Excepti
     runtime.send_input(ref, WorkerInput(kind="user", content="first"))
     before = snapshot(runtime)
     stored_events = list(store.events)
-    store.fail_next["record_input"] = failure
+    store.fail_next["record_worker_change"] = failure
     with pytest.raises(StoreIo) as caught:
         runtime.send_input(ref, WorkerInput(kind="user", content="second"))
     assert caught.value.code == "store_io"

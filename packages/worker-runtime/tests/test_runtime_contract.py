@@ -29,7 +29,6 @@ from yoi_worker_runtime import (
     ResourceRef,
     RoleIntent,
     Runtime,
-    RuntimeDefaultProfile,
     RuntimeLimits,
     RuntimeStopped,
     TaskIntent,
@@ -41,9 +40,13 @@ from yoi_worker_runtime import (
     WrongRuntime,
     WrongRuntimeCursor,
 )
+from yoi_worker_runtime.profiles import parse_config
 from yoi_worker_runtime.timestamps import TIMESTAMP_PATTERN
 
 OpenRuntime = Callable[..., Runtime]
+
+#: A named profile for the tests that name one; it records input only.
+CONTRACT_CONFIG = parse_config({"profiles": {"careful": {"engine": "none"}}})
 
 
 @pytest.fixture(
@@ -61,6 +64,7 @@ def open_runtime(
     monkeypatch.setenv("YOI_RUNTIME_DIR", str(tmp_path / "run"))
 
     def open_(**options: Any) -> Runtime:
+        options.setdefault("config", CONTRACT_CONFIG)
         if request.param == "recording":
             options.setdefault("persistence", RecordingPersistence())
         if request.param.startswith("fs-store"):
@@ -88,9 +92,9 @@ def runtime(open_runtime: OpenRuntime) -> Runtime:
 
 
 def task(objective: str = "summarise the report", **fields: Any) -> CreateWorkerRequest:
-    return CreateWorkerRequest(
-        intent=TaskIntent(objective=objective), profile=RuntimeDefaultProfile(), **fields
-    )
+    """A Worker that only records input (turns have tests of their own)."""
+    fields.setdefault("profile", BuiltinProfile(value="none"))
+    return CreateWorkerRequest(intent=TaskIntent(objective=objective), **fields)
 
 
 def user(content: str) -> WorkerInput:

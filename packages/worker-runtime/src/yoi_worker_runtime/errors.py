@@ -139,6 +139,37 @@ class WorkerNotRunning(InvalidRequest):
         self.worker_id = worker_id
 
 
+class WorkerBusy(WorkerRuntimeError):
+    """Input with the ``reject`` busy policy reached a Worker that is running a turn."""
+
+    code = "worker_busy"
+
+    def __init__(self, worker_id: str, turn_id: str) -> None:
+        super().__init__(f"worker {worker_id} is running turn {turn_id}; the input was rejected")
+        self.worker_id = worker_id
+        self.turn_id = turn_id
+
+
+class UnknownProfile(InvalidRequest):
+    """A Worker names a profile (or a profile names an engine) that this Runtime lacks."""
+
+    code = "unknown_profile"
+
+    def __init__(self, detail: str, known: list[str]) -> None:
+        shown = ", ".join(known) if known else "none are configured"
+        super().__init__(f"{detail}; known profiles: {shown}")
+        self.known = known
+
+
+class TurnNotFound(WorkerRuntimeError):
+    code = "turn_not_found"
+
+    def __init__(self, worker_id: str, turn_id: str) -> None:
+        super().__init__(f"worker {worker_id} has no turn {turn_id}")
+        self.worker_id = worker_id
+        self.turn_id = turn_id
+
+
 class StoreIo(WorkerRuntimeError):
     """The store failed to read or write; memory was left as it was before the call."""
 
@@ -199,6 +230,9 @@ ERROR_CODES: tuple[str, ...] = tuple(
         InvalidRequest,
         InvalidWorkerId,
         WorkerNotRunning,
+        WorkerBusy,
+        UnknownProfile,
+        TurnNotFound,
         StoreIo,
         StoreMissing,
         StoreCorrupt,

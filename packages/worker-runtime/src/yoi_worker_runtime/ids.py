@@ -64,3 +64,8 @@ def new_runtime_id() -> RuntimeId:
 def new_worker_id() -> WorkerId:
     """A fresh Worker id (it also satisfies the name rule), unique across processes and hosts."""
     return f"worker-{uuid7_hex()}"
+
+
+def new_turn_id() -> str:
+    """A fresh turn id, unique across Workers, processes and hosts."""
+    return f"turn-{uuid7_hex()}"

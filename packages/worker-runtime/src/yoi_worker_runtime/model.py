@@ -23,6 +23,13 @@ from yoi_worker_runtime.timestamps import TIMESTAMP_PATTERN
 RuntimeStatus: TypeAlias = Literal["running", "stopped"]
 WorkerStatus: TypeAlias = Literal["running", "stopped", "cancelled"]
 InputKind: TypeAlias = Literal["user", "system"]
+#: What a transcript item is: input, the assistant's message, a tool call or a tool's result.
+TranscriptRole: TypeAlias = Literal["user", "system", "assistant", "tool_call", "tool_result"]
+#: What an input does when the Worker is already running a turn.
+OnBusy: TypeAlias = Literal["enqueue", "reject", "interrupt"]
+TurnState: TypeAlias = Literal["idle", "running"]
+#: Where a turn is: waiting behind another, running, or ended one of three ways.
+TurnPhase: TypeAlias = Literal["queued", "running", "completed", "failed", "interrupted"]
 Backend: TypeAlias = Literal["memory", "fs_store"]
 Severity: TypeAlias = Literal["info", "warning", "error"]
 EventKind: TypeAlias = Literal[
@@ -33,6 +40,12 @@ EventKind: TypeAlias = Literal[
     "worker_input_accepted",
     "worker_stopped",
     "worker_cancelled",
+    "turn_started",
+    "turn_completed",
+    "turn_failed",
+    "turn_interrupted",
+    "tool_started",
+    "tool_finished",
 ]
 
 #: Literal values, for validation and documentation.
@@ -45,6 +58,12 @@ EVENT_KINDS: tuple[EventKind, ...] = (
     "worker_input_accepted",
     "worker_stopped",
     "worker_cancelled",
+    "turn_started",
+    "turn_completed",
+    "turn_failed",
+    "turn_interrupted",
+    "tool_started",
+    "tool_finished",
 )
 
 
@@ -175,12 +194,28 @@ class CreateWorkerRequest:
     requested_capabilities: tuple[RequestedCapability, ...] = ()
     workspace_refs: tuple[ResourceRef, ...] = ()
     mount_refs: tuple[ResourceRef, ...] = ()
+    on_busy: OnBusy | None = attrs.field(
+        default=None,
+        metadata=_schema(
+            "What an input does while a turn runs: enqueue (the default), reject, or interrupt"
+        ),
+    )
 
 
 @attrs.frozen(kw_only=True)
 class WorkerInput:
     kind: InputKind
     content: str = attrs.field(metadata=_text("The input text"))
+    on_busy: OnBusy | None = attrs.field(
+        default=None, metadata=_schema("Overrides the Worker's busy policy for this input")
+    )
+
+
+@attrs.frozen(kw_only=True)
+class InterruptRequest:
+    """Optional body of interrupt: whether queued inputs are dropped too (default: they run)."""
+
+    drop_queued: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -191,6 +226,24 @@ class LifecycleRequest:
 
 
 # --- worker views -----------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class TokenUsage:
+    input_tokens: int = attrs.field(default=0, metadata=_schema(minimum=0))
+    output_tokens: int = attrs.field(default=0, metadata=_schema(minimum=0))
+
+
+@attrs.frozen(kw_only=True)
+class WorkerTurn:
+    """The Worker's turn right now: idle, or running one with ``queued`` more waiting."""
+
+    state: TurnState
+    turn_id: str | None = attrs.field(metadata=_schema("The running turn; null when idle"))
+    started_at: str | None = attrs.field(
+        metadata=_schema("When the running turn started; null when idle")
+    )
+    queued: int = attrs.field(metadata=_schema("Inputs waiting for their turn", minimum=0))
 
 
 @attrs.frozen(kw_only=True)
@@ -228,6 +281,9 @@ class WorkerDetail:
     last_event_id: int = attrs.field(metadata=_schema(minimum=1))
     created_at: str = attrs.field(metadata=_TIMESTAMP)
     updated_at: str = attrs.field(metadata=_TIMESTAMP)
+    on_busy: OnBusy
+    turn: WorkerTurn
+    usage: TokenUsage = attrs.field(metadata=_schema("Tokens used, summed over every turn"))
 
 
 # --- transcript -------------------------------------------------------------------------------
@@ -235,12 +291,27 @@ class WorkerDetail:
 
 @attrs.frozen(kw_only=True)
 class TranscriptEntry:
+    """One item of a Worker's conversation. ``content`` is the text of input and assistant
+    messages, the JSON arguments of a tool call, and the text of a tool result."""
+
     sequence: int = attrs.field(metadata=_schema("Position in the Worker's transcript, from 1"))
     worker_ref: WorkerRef
-    role: InputKind
+    role: TranscriptRole
     content: str
-    event_id: int = attrs.field(metadata=_schema("The worker_input_accepted event", minimum=1))
+    event_id: int = attrs.field(metadata=_schema("The event that recorded the item", minimum=1))
     at: str = attrs.field(metadata=_TIMESTAMP)
+    turn_id: str | None = attrs.field(
+        default=None, metadata=_schema("The turn the item belongs to (input: the turn it starts)")
+    )
+    call_id: str | None = attrs.field(
+        default=None, metadata=_schema("tool_call and tool_result: the call's id")
+    )
+    tool_name: str | None = attrs.field(
+        default=None, metadata=_schema("tool_call and tool_result: the tool's name")
+    )
+    is_error: bool | None = attrs.field(
+        default=None, metadata=_schema("tool_result: true when the call failed or was refused")
+    )
 
 
 @attrs.frozen(kw_only=True)
@@ -264,6 +335,42 @@ class WorkerInteractionAck:
     status: WorkerStatus
     transcript_sequence: int = attrs.field(metadata=_schema(minimum=1))
     event_id: int = attrs.field(metadata=_schema(minimum=1))
+    turn_id: str | None = attrs.field(
+        metadata=_schema("The turn this input starts or queues; null when no engine runs turns")
+    )
+    turn_phase: TurnPhase | None = attrs.field(
+        metadata=_schema("running or queued; null when no engine runs turns")
+    )
+
+
+@attrs.frozen(kw_only=True)
+class TurnInterruptAck:
+    worker_ref: WorkerRef
+    turn_id: str | None = attrs.field(metadata=_schema("The interrupted turn; null if none ran"))
+    event_id: int = attrs.field(
+        metadata=_schema("The turn_interrupted event, or the Worker's last event", minimum=1)
+    )
+    changed: bool = attrs.field(metadata=_schema("False when no turn was running"))
+    dropped: int = attrs.field(metadata=_schema("Queued inputs dropped", minimum=0))
+
+
+@attrs.frozen(kw_only=True)
+class TurnDetail:
+    """A turn as a caller waiting for it sees it: where it is and, once ended, its reply."""
+
+    worker_ref: WorkerRef
+    turn_id: str
+    phase: TurnPhase
+    reason: str | None = attrs.field(
+        default=None, metadata=_schema("Why a turn failed or was interrupted")
+    )
+    reply: str | None = attrs.field(
+        default=None, metadata=_schema("The last assistant message of a completed turn")
+    )
+    usage: TokenUsage
+    event_id: int | None = attrs.field(
+        default=None, metadata=_schema("The event that ended the turn", minimum=1)
+    )
 
 
 @attrs.frozen(kw_only=True)
@@ -298,6 +405,24 @@ class RuntimeEvent:
     at: str = attrs.field(metadata=_TIMESTAMP)
     message: str
     worker_ref: WorkerRef | None = None
+    turn_id: str | None = None
+    reason: str | None = attrs.field(
+        default=None, metadata=_schema("turn_failed and turn_interrupted: a reason code")
+    )
+    usage: TokenUsage | None = attrs.field(
+        default=None, metadata=_schema("Turn end events: the tokens the turn used")
+    )
+
+
+@attrs.frozen(kw_only=True)
+class TurnTextDelta:
+    """A piece of assistant text as it is generated: live only, never stored. ``index`` counts
+    a turn's deltas from 0; joined in order they are the turn's assistant text."""
+
+    worker_ref: WorkerRef
+    turn_id: str
+    index: int = attrs.field(metadata=_schema(minimum=0))
+    text: str
 
 
 @attrs.frozen(kw_only=True)
@@ -371,6 +496,7 @@ class WorkerDefinition:
     requested_capabilities: tuple[RequestedCapability, ...] = ()
     workspace_refs: tuple[ResourceRef, ...] = ()
     mount_refs: tuple[ResourceRef, ...] = ()
+    on_busy: OnBusy = "enqueue"
 
 
 @attrs.frozen(kw_only=True)
@@ -385,6 +511,9 @@ class WorkerRecord:
     updated_at: str = attrs.field(metadata=_TIMESTAMP)
     transcript_len: int = attrs.field(metadata=_schema(minimum=0))
     last_event_id: int = attrs.field(metadata=_schema(minimum=1))
+    #: Turns started so far and the tokens every turn used.
+    turn_count: int = attrs.field(default=0, metadata=_schema(minimum=0))
+    usage: TokenUsage = attrs.field(factory=TokenUsage)
 
 
 @attrs.frozen(kw_only=True)
@@ -413,14 +542,20 @@ MODELS: tuple[type[Any], ...] = (
     CreateWorkerRequest,
     WorkerInput,
     LifecycleRequest,
+    InterruptRequest,
+    TokenUsage,
+    WorkerTurn,
     WorkerSummary,
     WorkerDetail,
     TranscriptEntry,
     TranscriptProjection,
     WorkerInteractionAck,
+    TurnInterruptAck,
+    TurnDetail,
     WorkerLifecycleAck,
     RuntimeLifecycleAck,
     RuntimeEvent,
+    TurnTextDelta,
     EventCursor,
     EventBatch,
     RuntimeLimits,

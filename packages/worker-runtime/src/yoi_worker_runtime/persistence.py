@@ -18,27 +18,43 @@ one that keeps Workers as Pods (pod-store) and transcripts and events as session
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, TypeAlias, runtime_checkable
 
 import attrs
 
 from yoi_worker_runtime.model import (
     Backend,
+    InputKind,
     RuntimeDiagnostic,
     RuntimeEvent,
     RuntimeRecord,
+    TokenUsage,
     TranscriptEntry,
+    TurnPhase,
     WorkerRecord,
     WorkerRef,
 )
 
 
 @attrs.frozen(kw_only=True)
+class RestoredTurn:
+    """A turn as a Worker's history records it: ``queued`` (input only), ``running`` (started,
+    never ended: the process stopped under it) or how it ended."""
+
+    turn_id: str
+    phase: TurnPhase
+    reason: str | None = None
+
+
+@attrs.frozen(kw_only=True)
 class RestoredWorker:
-    """A Worker as a store hands it back: its record and its whole transcript in order."""
+    """A Worker as a store hands it back: its record, its whole transcript in order, and the
+    turns its history records (from ``claim_worker``; ``load`` may leave them out, since the
+    Runtime's own event log tells it the same)."""
 
     worker: WorkerRecord
     transcript: tuple[TranscriptEntry, ...] = ()
+    turns: tuple[RestoredTurn, ...] = ()
 
 
 @attrs.frozen(kw_only=True)
@@ -50,6 +66,50 @@ class RestoredRuntime:
     workers: tuple[RestoredWorker, ...] = ()
     events: tuple[RuntimeEvent, ...] = ()
     diagnostics: tuple[RuntimeDiagnostic, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class TurnStarted:
+    """A turn began (the session's ``invoke``); ``trigger`` is the kind of input it answers."""
+
+    turn_id: str
+    trigger: InputKind
+
+
+@attrs.frozen(kw_only=True)
+class StepUsage:
+    """Tokens one engine step used (the session's ``llm_usage``)."""
+
+    turn_id: str
+    usage: TokenUsage
+
+
+@attrs.frozen(kw_only=True)
+class TurnFinished:
+    """A turn ended: the session's ``turn_end`` (for a turn that started; ``turn_count`` is the
+    Worker's count of started turns, this one included) then ``run_completed`` or
+    ``run_errored``. A queued turn dropped before it started ends too (``started`` false)."""
+
+    turn_id: str
+    outcome: Literal["completed", "failed", "interrupted"]
+    reason: str | None
+    started: bool
+    turn_count: int
+
+
+#: What a Worker's change writes to its history, in order.
+HistoryRecord: TypeAlias = TranscriptEntry | TurnStarted | StepUsage | TurnFinished
+
+
+@attrs.frozen(kw_only=True)
+class WorkerChange:
+    """One all-or-nothing change of a running Worker: its record after the change, what it
+    appends to the Worker's history (transcript items and turn records, in order), and its
+    events. Input, a turn's start, each completed step and a turn's end are such changes."""
+
+    worker: WorkerRecord
+    records: tuple[HistoryRecord, ...]
+    events: tuple[RuntimeEvent, ...]
 
 
 @runtime_checkable
@@ -85,10 +145,8 @@ class RuntimePersistence(Protocol):
         """A Worker brought back by ``claim_worker``, now running here; ``worker_restored``."""
         ...
 
-    def record_input(
-        self, worker: WorkerRecord, entry: TranscriptEntry, event: RuntimeEvent
-    ) -> None:
-        """Accepted input: the Worker after it, the transcript entry, ``worker_input_accepted``."""
+    def record_worker_change(self, change: WorkerChange) -> None:
+        """Input accepted, a turn started, a step completed or a turn ended: see WorkerChange."""
         ...
 
     def record_worker_status(self, worker: WorkerRecord, event: RuntimeEvent) -> None:
@@ -134,9 +192,7 @@ class MemoryPersistence:
     ) -> None:
         pass
 
-    def record_input(
-        self, worker: WorkerRecord, entry: TranscriptEntry, event: RuntimeEvent
-    ) -> None:
+    def record_worker_change(self, change: WorkerChange) -> None:
         pass
 
     def record_worker_status(self, worker: WorkerRecord, event: RuntimeEvent) -> None:

@@ -10,16 +10,27 @@ behind a slow store write, and a failed write leaves memory untouched.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import math
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
-from typing import ParamSpec, TypeVar
+from typing import ParamSpec, TypeAlias, TypeVar
 
 import attrs
 
 from yoi_worker_runtime.codec import check_model
+from yoi_worker_runtime.engines.contract import (
+    AssistantMessage,
+    EngineProvider,
+    StepRequest,
+    ToolCall,
+    Usage,
+)
 from yoi_worker_runtime.errors import (
     InvalidRequest,
     InvalidWorkerId,
@@ -28,6 +39,8 @@ from yoi_worker_runtime.errors import (
     RuntimeStopped,
     StoreCorrupt,
     StoreIo,
+    TurnNotFound,
+    WorkerBusy,
     WorkerConflict,
     WorkerNotFound,
     WorkerNotRunning,
@@ -35,7 +48,14 @@ from yoi_worker_runtime.errors import (
     WrongRuntime,
     WrongRuntimeCursor,
 )
-from yoi_worker_runtime.ids import RuntimeId, WorkerId, new_runtime_id, new_worker_id
+from yoi_worker_runtime.history import build_history
+from yoi_worker_runtime.ids import (
+    RuntimeId,
+    WorkerId,
+    new_runtime_id,
+    new_turn_id,
+    new_worker_id,
+)
 from yoi_worker_runtime.ids import validate_worker_name as _validate_name
 from yoi_worker_runtime.model import (
     Backend,
@@ -43,6 +63,7 @@ from yoi_worker_runtime.model import (
     EventBatch,
     EventCursor,
     EventKind,
+    InputKind,
     RuntimeDiagnostic,
     RuntimeEvent,
     RuntimeLifecycleAck,
@@ -50,8 +71,13 @@ from yoi_worker_runtime.model import (
     RuntimeRecord,
     RuntimeStatus,
     RuntimeSummary,
+    TokenUsage,
     TranscriptEntry,
     TranscriptProjection,
+    TurnDetail,
+    TurnInterruptAck,
+    TurnPhase,
+    TurnTextDelta,
     WorkerDefinition,
     WorkerDetail,
     WorkerInput,
@@ -61,17 +87,153 @@ from yoi_worker_runtime.model import (
     WorkerRef,
     WorkerStatus,
     WorkerSummary,
+    WorkerTurn,
 )
 from yoi_worker_runtime.persistence import (
+    HistoryRecord,
     MemoryPersistence,
     RestoredRuntime,
     RestoredWorker,
     RuntimePersistence,
+    StepUsage,
+    TurnFinished,
+    TurnStarted,
+    WorkerChange,
 )
+from yoi_worker_runtime.profiles import EngineSet, ResolvedProfile, RuntimeConfig
 from yoi_worker_runtime.timestamps import utc_now
+from yoi_worker_runtime.turns import StepFailedError, TurnEndedError, TurnLoop, drive_turn
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+#: What a Runtime's listeners receive, in commit order: every event, and live text deltas.
+LiveMessage: TypeAlias = RuntimeEvent | TurnTextDelta
+Listener: TypeAlias = Callable[[LiveMessage], None]
+#: Seconds an interrupt or stop waits for the engine's stream to close before it answers.
+ENGINE_STOP_WAIT = 2.0
+_ENDED: tuple[TurnPhase, ...] = ("completed", "failed", "interrupted")
+
+
+@attrs.define(eq=False)
+class _Turn:
+    """A turn as the Runtime tracks it (guarded by the Runtime's ``_state`` lock)."""
+
+    turn_id: str
+    worker_id: WorkerId
+    trigger: InputKind
+    #: Profile and engine; None for a turn restored from the store (it will never run here).
+    resolved: ResolvedProfile | None
+    phase: TurnPhase = "queued"
+    started_at: str | None = None
+    reason: str | None = None
+    end_event_id: int | None = None
+    usage: TokenUsage = attrs.field(factory=TokenUsage)
+    reply_sequence: int | None = None
+    deltas: int = 0
+    #: The task running the turn on the turn loop (set there, read there), and when it is gone.
+    launched: bool = False
+    task: asyncio.Task[None] | None = None
+    done: threading.Event = attrs.field(factory=threading.Event)
+
+    def cancel(self) -> None:
+        """Cancel the turn's task (on the turn loop). A launched task not yet running needs
+        nothing: its first step finds the turn ended and returns, setting ``done``."""
+        if self.task is not None:
+            self.task.cancel()
+        elif not self.launched:
+            self.done.set()
+
+
+@attrs.define(eq=False)
+class _Slot:
+    """A Worker's turns: every id in acceptance order, the running one and the queue."""
+
+    order: list[str] = attrs.field(factory=list)
+    running: _Turn | None = None
+    queue: deque[_Turn] = attrs.field(factory=deque)
+
+
+_END_KINDS: dict[str, TurnPhase] = {
+    "turn_completed": "completed",
+    "turn_failed": "failed",
+    "turn_interrupted": "interrupted",
+}
+
+
+def _usage_of(usage: Usage | None) -> TokenUsage:
+    if usage is None:
+        return TokenUsage()
+    return TokenUsage(
+        input_tokens=max(0, usage.input_tokens), output_tokens=max(0, usage.output_tokens)
+    )
+
+
+def _tool_result(
+    ref: WorkerRef,
+    sequence: int,
+    event_id: int,
+    at: str,
+    turn_id: str,
+    call: ToolCall,
+    content: str,
+    is_error: bool,
+) -> TranscriptEntry:
+    return TranscriptEntry(
+        sequence=sequence,
+        worker_ref=ref,
+        role="tool_result",
+        content=content,
+        event_id=event_id,
+        at=at,
+        turn_id=turn_id,
+        call_id=call.call_id,
+        tool_name=call.name,
+        is_error=True if is_error else None,
+    )
+
+
+def _check_timeout(timeout: object) -> None:
+    if (
+        not isinstance(timeout, int | float)
+        or isinstance(timeout, bool)
+        or not math.isfinite(timeout)
+        or timeout < 0
+    ):
+        raise InvalidRequest(f"timeout must be a finite number of seconds >= 0, got {timeout!r}")
+
+
+class _Host:
+    """The Runtime as a :class:`~yoi_worker_runtime.turns.TurnHost` (kept off its public API)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    def step_request(self, turn_id: str, step: int) -> StepRequest:
+        return self._runtime._step_request(turn_id, step)
+
+    def publish_delta(self, turn_id: str, text: str) -> None:
+        self._runtime._publish_delta(turn_id, text)
+
+    async def complete(self, turn_id: str, message: AssistantMessage, usage: Usage | None) -> None:
+        runtime = self._runtime
+        await runtime._blocking(runtime._complete, turn_id, message, usage)
+
+    async def call_tools(
+        self, turn_id: str, message: AssistantMessage, usage: Usage | None
+    ) -> None:
+        await self._runtime._call_tools(turn_id, message, usage)
+
+    async def fail(self, turn_id: str, failure: StepFailedError) -> None:
+        runtime = self._runtime
+        await runtime._blocking(runtime._fail, turn_id, failure)
+
+
+def _add_usage(total: TokenUsage, more: TokenUsage) -> TokenUsage:
+    return TokenUsage(
+        input_tokens=total.input_tokens + more.input_tokens,
+        output_tokens=total.output_tokens + more.output_tokens,
+    )
 
 
 def _store_call(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
@@ -142,7 +304,7 @@ def _summary_of(worker: WorkerRecord) -> WorkerSummary:
     )
 
 
-def _detail_of(worker: WorkerRecord) -> WorkerDetail:
+def _detail_of(worker: WorkerRecord, turn: WorkerTurn) -> WorkerDetail:
     definition = worker.definition
     return WorkerDetail(
         worker_ref=worker.ref,
@@ -160,6 +322,9 @@ def _detail_of(worker: WorkerRecord) -> WorkerDetail:
         last_event_id=worker.last_event_id,
         created_at=worker.created_at,
         updated_at=worker.updated_at,
+        on_busy=definition.on_busy,
+        turn=turn,
+        usage=worker.usage,
     )
 
 
@@ -221,6 +386,7 @@ class Runtime:
         events: list[RuntimeEvent],
         workers: Sequence[RestoredWorker],
         diagnostics: Sequence[RuntimeDiagnostic],
+        engines: EngineSet,
     ) -> None:
         """Use :meth:`open`; this only assembles already checked state."""
         self._writer = threading.Lock()
@@ -228,13 +394,21 @@ class Runtime:
         self._record = record
         self._limits = limits
         self._persistence = persistence
+        self._engines = engines
         self._closed = False
         self._events = events
         self._workers: dict[WorkerId, WorkerRecord] = {}
         self._transcripts: dict[WorkerId, list[TranscriptEntry]] = {}
+        self._slots: dict[WorkerId, _Slot] = {}
+        self._turns: dict[str, _Turn] = {}
+        self._listeners: list[Listener] = []
+        self._loop = TurnLoop(f"yoi-turns-{record.runtime_id}")
+        self._host = _Host(self)
         self._diagnostics: dict[str, RuntimeDiagnostic] = {item.id: item for item in diagnostics}
-        for item in workers:
-            self._install(item.worker, list(item.transcript))
+        with self._state:
+            for item in workers:
+                self._install(item.worker, list(item.transcript))
+            self._restore_turns()
 
     # --- opening and closing ------------------------------------------------------------------
 
@@ -246,9 +420,19 @@ class Runtime:
         display_name: str | None = None,
         limits: RuntimeLimits | None = None,
         persistence: RuntimePersistence | None = None,
+        config: RuntimeConfig | None = None,
+        engine_providers: Mapping[str, EngineProvider] | None = None,
     ) -> Runtime:
         """Open a Runtime: restore it from ``persistence`` or start a fresh one (event 1 is
         ``runtime_started``). Without ``persistence`` it lives in memory only.
+
+        ``config`` holds the profiles that choose each Worker's engine (default: the built-in
+        ``echo`` and ``none``, ``echo`` by default); every profile's engine is created here,
+        so a configuration error (ConfigError) surfaces before anything is opened.
+        ``engine_providers`` replaces the installed engine plugins (an application embedding
+        the Runtime can hand it engines of its own this way). Turns that
+        a restored Runtime had accepted but not ended are recorded as interrupted
+        (``runtime_restarted``) before this returns: nothing is re-run silently.
 
         ``runtime_id`` must follow the Worker name rule; a fresh Runtime without one gets a
         generated id. When the store already holds a Runtime, a given ``runtime_id`` must match
@@ -266,11 +450,12 @@ class Runtime:
             not isinstance(display_name, str) or not display_name.strip()
         ):
             raise InvalidRequest("display name must not be blank")
+        engines = EngineSet(config if config is not None else RuntimeConfig(), engine_providers)
         store = persistence if persistence is not None else MemoryPersistence()
         try:
             restored = _store_call(store.load)
             if restored is None:
-                return cls._start(store, runtime_id, display_name, limits)
+                return cls._start(store, runtime_id, display_name, limits, engines)
             _check_restored(restored)
             stored_id = restored.runtime.runtime_id
             if runtime_id is not None and runtime_id != stored_id:
@@ -280,14 +465,17 @@ class Runtime:
             diagnostics = list(restored.diagnostics)
             for item in restored.workers:
                 diagnostics += _worker_diagnostics(item.worker)
-            return cls(
+            runtime = cls(
                 record=restored.runtime,
                 limits=limits,
                 persistence=store,
                 events=list(restored.events),
                 workers=restored.workers,
                 diagnostics=diagnostics,
+                engines=engines,
             )
+            runtime._interrupt_restored_turns()
+            return runtime
         except BaseException:
             with contextlib.suppress(Exception):  # the original failure is the one to report
                 store.close()
@@ -300,6 +488,7 @@ class Runtime:
         runtime_id: RuntimeId | None,
         display_name: str | None,
         limits: RuntimeLimits,
+        engines: EngineSet,
     ) -> Runtime:
         runtime_id = runtime_id if runtime_id is not None else new_runtime_id()
         at = utc_now()
@@ -320,17 +509,35 @@ class Runtime:
             events=[event],
             workers=(),
             diagnostics=(),
+            engines=engines,
         )
 
     def close(self) -> None:
-        """Release the store. Workers keep their status (a persistent Runtime reopens with them);
-        later mutations raise RuntimeClosed, reads keep working, waiters wake up. Idempotent."""
+        """Release the store. Running and queued turns end as interrupted (``runtime_closed``)
+        as far as the store still takes writes (a reopen records the rest as
+        ``runtime_restarted``); engines are closed. Workers keep their status (a persistent
+        Runtime reopens with them); later mutations raise RuntimeClosed, reads keep working,
+        waiters wake up. Idempotent."""
+        futures: list[_Turn] = []
         with self._writer:
             with self._state:
                 if self._closed:
                     return
+                busy = [
+                    worker_id
+                    for worker_id, slot in self._slots.items()
+                    if slot.running or slot.queue
+                ]
+            if self._record.status == "running":
+                for worker_id in sorted(busy):
+                    with contextlib.suppress(WorkerRuntimeError):
+                        futures += self._end_turns(worker_id, "runtime_closed", include_queued=True)
+            with self._state:
                 self._closed = True
                 self._state.notify_all()
+        self._await_ended(futures)
+        self._loop.close(self._engines.aclose())
+        with self._writer:
             _store_call(self._persistence.close)
 
     def __enter__(self) -> Runtime:
@@ -408,7 +615,8 @@ class Runtime:
     def worker_detail(self, ref: WorkerRef) -> WorkerDetail:
         with self._state:
             worker = self._lookup(ref)
-        return _detail_of(worker)
+            turn = self._worker_turn(ref.worker_id)
+        return _detail_of(worker, turn)
 
     def diagnostics(self) -> list[RuntimeDiagnostic]:
         """Store problems found on load first, then per-Worker findings in creation order."""
@@ -475,15 +683,7 @@ class Runtime:
         """Like :meth:`read_events`, but when nothing is there yet, block until an event arrives
         or ``timeout`` seconds pass (then the batch is empty). Returns at once when the Runtime
         has stopped or closed, since no event can come any more."""
-        if (
-            not isinstance(timeout, int | float)
-            or isinstance(timeout, bool)
-            or not math.isfinite(timeout)
-            or timeout < 0
-        ):
-            raise InvalidRequest(
-                f"timeout must be a finite number of seconds >= 0, got {timeout!r}"
-            )
+        _check_timeout(timeout)
         _check_limit(limit, self._limits.max_event_batch_items)
         with self._state:
             self._check_cursor(cursor)
@@ -515,6 +715,7 @@ class Runtime:
                 if request.name is not None:
                     _validate_name(request.name)  # InvalidWorkerId says which rule failed
                 check_model(request)
+                self._engines.resolve(request.profile)  # UnknownProfile: nothing is written
                 if request.name is not None:
                     worker_id = request.name
                     if worker_id in self._workers:
@@ -542,6 +743,7 @@ class Runtime:
                         requested_capabilities=request.requested_capabilities,
                         workspace_refs=request.workspace_refs,
                         mount_refs=request.mount_refs,
+                        on_busy=request.on_busy or "enqueue",
                     ),
                     status="running",
                     created_at=at,
@@ -576,10 +778,18 @@ class Runtime:
             with self._state:
                 self._install(worker, transcript)
                 self._append_events(event)
-        return _detail_of(worker)
+                turn = self._worker_turn(worker_id)
+        return _detail_of(worker, turn)
 
     def send_input(self, ref: WorkerRef, worker_input: WorkerInput) -> WorkerInteractionAck:
-        """Append user or system input to a running Worker's transcript."""
+        """Append user or system input to a running Worker's transcript.
+
+        When the Worker's profile has an engine, the input also starts a turn, or queues behind
+        the running one, as the busy policy (the input's ``on_busy``, else the Worker's) says:
+        ``enqueue``, ``reject`` (WorkerBusy, nothing written) or ``interrupt`` (the running turn
+        and every queued one end as interrupted, reason ``superseded``, then this one runs).
+        """
+        futures: list[_Turn] = []
         with self._writer:
             with self._state:
                 self._check_mutable()
@@ -589,9 +799,23 @@ class Runtime:
                 worker = self._lookup(ref)
                 if worker.status != "running":
                     raise WorkerNotRunning(ref.worker_id)
+                resolved = self._engines.resolve(worker.definition.profile)
+                slot = self._slots[ref.worker_id]
+                policy = worker_input.on_busy or worker.definition.on_busy
+                busy = slot.running is not None or bool(slot.queue)
+            runs_turns = resolved.engine is not None
+            if runs_turns and busy and policy == "reject":
+                waiting = slot.running or slot.queue[0]
+                raise WorkerBusy(ref.worker_id, waiting.turn_id)
+            if runs_turns and busy and policy == "interrupt":
+                futures = self._end_turns(ref.worker_id, "superseded", include_queued=True)
+            with self._state:
+                worker = self._workers[ref.worker_id]
                 event_id = len(self._events) + 1
+                starts = runs_turns and slot.running is None and not slot.queue
             at = utc_now()
             sequence = worker.transcript_len + 1
+            turn_id = new_turn_id() if runs_turns else None
             entry = TranscriptEntry(
                 sequence=sequence,
                 worker_ref=worker.ref,
@@ -599,27 +823,49 @@ class Runtime:
                 content=worker_input.content,
                 event_id=event_id,
                 at=at,
+                turn_id=turn_id,
             )
+            events = [
+                self._event(
+                    event_id,
+                    "worker_input_accepted",
+                    at,
+                    f"{worker_input.kind} input accepted",
+                    worker.ref,
+                    turn_id=turn_id,
+                )
+            ]
+            records: list[HistoryRecord] = [entry]
+            turn = None
+            if turn_id is not None:
+                turn = _Turn(turn_id, ref.worker_id, worker_input.kind, resolved)
+                if starts:
+                    records.append(TurnStarted(turn_id=turn_id, trigger=worker_input.kind))
+                    events.append(self._turn_event(event_id + 1, "turn_started", at, turn))
             updated = attrs.evolve(
-                worker, transcript_len=sequence, last_event_id=event_id, updated_at=at
+                worker, transcript_len=sequence, last_event_id=events[-1].id, updated_at=at
             )
-            event = self._event(
-                event_id,
-                "worker_input_accepted",
-                at,
-                f"{worker_input.kind} input accepted",
-                worker.ref,
-            )
-            _store_call(self._persistence.record_input, updated, entry, event)
+            change = WorkerChange(worker=updated, records=tuple(records), events=tuple(events))
+            _store_call(self._persistence.record_worker_change, change)
             with self._state:
-                self._workers[ref.worker_id] = updated
-                self._transcripts[ref.worker_id].append(entry)
-                self._append_events(event)
+                self._apply(change)
+                if turn is not None:
+                    self._turns[turn.turn_id] = turn
+                    slot.order.append(turn.turn_id)
+                    if starts:
+                        self._begin(turn, at)
+                    else:
+                        slot.queue.append(turn)
+            if turn is not None and starts:
+                self._launch(turn)
+        self._await_ended(futures)
         return WorkerInteractionAck(
             worker_ref=updated.ref,
             status=updated.status,
             transcript_sequence=sequence,
             event_id=event_id,
+            turn_id=turn_id,
+            turn_phase=None if turn is None else ("running" if starts else "queued"),
         )
 
     def stop_worker(self, ref: WorkerRef, reason: str | None = None) -> WorkerLifecycleAck:
@@ -644,6 +890,15 @@ class Runtime:
                         event_id=len(self._events),
                         changed=False,
                     )
+                busy = sorted(
+                    worker_id
+                    for worker_id, slot in self._slots.items()
+                    if slot.running is not None or slot.queue
+                )
+            futures: list[_Turn] = []
+            for worker_id in busy:
+                futures += self._end_turns(worker_id, "runtime_stopped", include_queued=True)
+            with self._state:
                 running = sorted(
                     (worker for worker in self._workers.values() if worker.status == "running"),
                     key=lambda worker: worker.ref.worker_id,
@@ -683,9 +938,614 @@ class Runtime:
                     self._workers[worker.ref.worker_id] = worker
                 self._record = record
                 self._append_events(*events)
+        self._await_ended(futures)
         return RuntimeLifecycleAck(
             runtime_id=runtime_id, status="stopped", event_id=final_id, changed=True
         )
+
+    # --- turns --------------------------------------------------------------------------------
+
+    def interrupt_turn(self, ref: WorkerRef, *, drop_queued: bool = False) -> TurnInterruptAck:
+        """End the Worker's running turn as interrupted (reason ``interrupted``) without ending
+        the Worker: the engine's stream is closed and nothing the turn produced lands after its
+        ``turn_interrupted`` event. Queued inputs then run, or end too with ``drop_queued``.
+        On an idle Worker nothing is written (``changed`` false)."""
+        if not isinstance(drop_queued, bool):
+            raise InvalidRequest("drop_queued must be a boolean")
+        with self._writer:
+            with self._state:
+                self._check_mutable()
+                worker = self._lookup(ref)
+                slot = self._slots[ref.worker_id]
+                running = slot.running
+                dropped = len(slot.queue) if drop_queued else 0
+            if running is None and not dropped:
+                return TurnInterruptAck(
+                    worker_ref=worker.ref,
+                    turn_id=None,
+                    event_id=worker.last_event_id,
+                    changed=False,
+                    dropped=0,
+                )
+            futures = self._end_turns(ref.worker_id, "interrupted", include_queued=drop_queued)
+            with self._state:
+                event_id = self._workers[ref.worker_id].last_event_id
+            self._start_next(ref.worker_id)
+        self._await_ended(futures)
+        return TurnInterruptAck(
+            worker_ref=worker.ref,
+            turn_id=running.turn_id if running is not None else None,
+            event_id=event_id,
+            changed=True,
+            dropped=dropped,
+        )
+
+    def turn_detail(self, ref: WorkerRef, turn_id: str) -> TurnDetail:
+        """Where a turn of this Worker is, and its reply once completed."""
+        with self._state:
+            return self._turn_detail(ref, turn_id)
+
+    def wait_for_turn(self, ref: WorkerRef, turn_id: str, timeout: float) -> TurnDetail:
+        """Like :meth:`turn_detail`, but first wait up to ``timeout`` seconds for the turn to
+        end (returns at once when the Runtime stops or closes)."""
+        _check_timeout(timeout)
+        with self._state:
+            self._turn_detail(ref, turn_id)
+            turn = self._turns[turn_id]
+            self._state.wait_for(
+                lambda: turn.phase in _ENDED or self._closed or self._record.status == "stopped",
+                timeout,
+            )
+            return self._turn_detail(ref, turn_id)
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` with every event as it commits and every text delta as it is
+        generated, in order; returns the function that unsubscribes. It runs under the
+        Runtime's lock, so it must only hand the message on (e.g. to a queue), never block."""
+        with self._state:
+            self._listeners = [*self._listeners, listener]
+
+        def unsubscribe() -> None:
+            with self._state:
+                self._listeners = [item for item in self._listeners if item is not listener]
+
+        return unsubscribe
+
+    def _turn_detail(self, ref: WorkerRef, turn_id: str) -> TurnDetail:
+        """(caller holds ``_state``)"""
+        self._lookup(ref)
+        turn = self._turns.get(turn_id) if isinstance(turn_id, str) else None
+        if turn is None or turn.worker_id != ref.worker_id:
+            raise TurnNotFound(ref.worker_id, str(turn_id))
+        reply = None
+        if turn.reply_sequence is not None:
+            reply = self._transcripts[ref.worker_id][turn.reply_sequence - 1].content
+        return TurnDetail(
+            worker_ref=ref,
+            turn_id=turn_id,
+            phase=turn.phase,
+            reason=turn.reason,
+            reply=reply,
+            usage=turn.usage,
+            event_id=turn.end_event_id,
+        )
+
+    def _worker_turn(self, worker_id: WorkerId) -> WorkerTurn:
+        """(caller holds ``_state``)"""
+        slot = self._slots[worker_id]
+        running = slot.running
+        return WorkerTurn(
+            state="idle" if running is None else "running",
+            turn_id=None if running is None else running.turn_id,
+            started_at=None if running is None else running.started_at,
+            queued=len(slot.queue),
+        )
+
+    def _turn_event(
+        self,
+        event_id: int,
+        kind: EventKind,
+        at: str,
+        turn: _Turn,
+        *,
+        message: str | None = None,
+        reason: str | None = None,
+        usage: TokenUsage | None = None,
+    ) -> RuntimeEvent:
+        text = message or kind.replace("_", " ")
+        return RuntimeEvent(
+            id=event_id,
+            kind=kind,
+            at=at,
+            message=text,
+            worker_ref=self.worker_ref(turn.worker_id),
+            turn_id=turn.turn_id,
+            reason=reason,
+            usage=usage,
+        )
+
+    def _begin(self, turn: _Turn, at: str) -> None:
+        """Mark a turn running (caller holds ``_state`` and has committed its start)."""
+        turn.phase, turn.started_at = "running", at
+        self._slots[turn.worker_id].running = turn
+
+    def _launch(self, turn: _Turn) -> None:
+        """Run a started turn's engine on the turn loop."""
+        assert turn.resolved is not None and turn.resolved.engine is not None
+        profile, engine = turn.resolved.profile, turn.resolved.engine
+        turn.launched = True
+
+        async def run() -> None:
+            turn.task = asyncio.current_task()
+            try:
+                await drive_turn(
+                    self._host, engine, turn.turn_id, profile.max_steps, profile.settings.timeout
+                )
+            finally:
+                turn.done.set()
+
+        self._loop.submit(run())
+
+    def _start_next(self, worker_id: WorkerId) -> None:
+        """Start the Worker's first queued turn if it is idle (caller holds ``_writer``)."""
+        with self._state:
+            worker = self._workers[worker_id]
+            slot = self._slots[worker_id]
+            if (
+                self._closed
+                or self._record.status != "running"
+                or worker.status != "running"
+                or slot.running is not None
+                or not slot.queue
+            ):
+                return
+            turn = slot.queue[0]
+            event_id = len(self._events) + 1
+        at = utc_now()
+        updated = attrs.evolve(
+            worker, turn_count=worker.turn_count + 1, last_event_id=event_id, updated_at=at
+        )
+        change = WorkerChange(
+            worker=updated,
+            records=(TurnStarted(turn_id=turn.turn_id, trigger=turn.trigger),),
+            events=(self._turn_event(event_id, "turn_started", at, turn),),
+        )
+        _store_call(self._persistence.record_worker_change, change)
+        with self._state:
+            self._apply(change)
+            slot.queue.popleft()
+            self._begin(turn, at)
+        self._launch(turn)
+
+    def _end_turns(self, worker_id: WorkerId, reason: str, *, include_queued: bool) -> list[_Turn]:
+        """End the running turn (and the queued ones) as interrupted in one change, and cancel
+        their engines; returns the turns whose tasks to wait for (caller holds ``_writer``)."""
+        with self._state:
+            worker = self._workers[worker_id]
+            slot = self._slots[worker_id]
+            ending = [slot.running] if slot.running is not None else []
+            if include_queued:
+                ending += slot.queue
+            if not ending:
+                return []
+            first_id = len(self._events) + 1
+        at = utc_now()
+        records: list[HistoryRecord] = []
+        events: list[RuntimeEvent] = []
+        sequence = worker.transcript_len
+        for event_id, turn in enumerate(ending, start=first_id):
+            started = turn.phase == "running"
+            for call in self._open_calls(worker_id, turn.turn_id) if started else ():
+                sequence += 1
+                records.append(
+                    _tool_result(
+                        worker.ref,
+                        sequence,
+                        event_id,
+                        at,
+                        turn.turn_id,
+                        ToolCall(
+                            call_id=call.call_id or "",
+                            name=call.tool_name or "",
+                            arguments=call.content,
+                        ),
+                        f"the call did not finish: the turn was interrupted ({reason})",
+                        True,
+                    )
+                )
+            records.append(
+                TurnFinished(
+                    turn_id=turn.turn_id,
+                    outcome="interrupted",
+                    reason=reason,
+                    started=started,
+                    turn_count=worker.turn_count,
+                )
+            )
+            events.append(
+                self._turn_event(
+                    event_id,
+                    "turn_interrupted",
+                    at,
+                    turn,
+                    message=f"turn interrupted: {reason}",
+                    reason=reason,
+                    usage=turn.usage,
+                )
+            )
+        updated = attrs.evolve(
+            worker, transcript_len=sequence, last_event_id=events[-1].id, updated_at=at
+        )
+        change = WorkerChange(worker=updated, records=tuple(records), events=tuple(events))
+        _store_call(self._persistence.record_worker_change, change)
+        with self._state:
+            self._apply(change)
+            for turn, event in zip(ending, events, strict=True):
+                self._ended(turn, "interrupted", reason, event.id)
+        for turn in ending:
+            if turn.launched:
+                self._loop.call_soon(turn.cancel)
+            else:
+                turn.done.set()
+        return ending
+
+    def _ended(self, turn: _Turn, phase: TurnPhase, reason: str | None, event_id: int) -> None:
+        """Mark a turn ended (caller holds ``_state`` and has committed its end)."""
+        slot = self._slots[turn.worker_id]
+        if slot.running is turn:
+            slot.running = None
+        elif turn in slot.queue:
+            slot.queue.remove(turn)
+        turn.phase, turn.reason, turn.end_event_id = phase, reason, event_id
+        self._state.notify_all()
+
+    def _await_ended(self, turns: Sequence[_Turn]) -> None:
+        """Wait (bounded) until the tasks of ended turns are gone, their streams closed."""
+        if self._loop.in_loop_thread():
+            return  # the loop cannot finish them while we block it
+        deadline = time.monotonic() + ENGINE_STOP_WAIT
+        for turn in turns:
+            turn.done.wait(max(0.0, deadline - time.monotonic()))
+
+    async def _blocking(self, function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Call ``function`` off the turn loop when it writes to a store that does I/O."""
+        if self._persistence.backend == "memory":
+            return function(*args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(
+            None, functools.partial(function, *args, **kwargs)
+        )
+
+    def _running_turn(self, turn_id: str) -> tuple[_Turn, WorkerRecord]:
+        """The turn and its Worker, or TurnEndedError (caller holds ``_state``)."""
+        turn = self._turns[turn_id]
+        if turn.phase != "running" or self._closed:
+            raise TurnEndedError(turn_id)
+        return turn, self._workers[turn.worker_id]
+
+    # The TurnHost side, called by drive_turn on the turn loop.
+
+    def _step_request(self, turn_id: str, step: int) -> StepRequest:
+        with self._state:
+            turn, worker = self._running_turn(turn_id)
+            transcript = list(self._transcripts[turn.worker_id])
+            interrupted = {
+                item.turn_id
+                for item in transcript
+                if item.turn_id is not None
+                and (ended := self._turns.get(item.turn_id)) is not None
+                and ended.phase == "interrupted"
+            }
+        assert turn.resolved is not None
+        messages = build_history(
+            worker.definition.intent,
+            transcript,
+            interrupted=interrupted.__contains__,
+            current_turn=turn_id,
+            budget=turn.resolved.profile.context_budget,
+        )
+        return StepRequest(worker_id=turn.worker_id, turn_id=turn_id, step=step, messages=messages)
+
+    def _publish_delta(self, turn_id: str, text: str) -> None:
+        with self._state:
+            turn, worker = self._running_turn(turn_id)
+            delta = TurnTextDelta(
+                worker_ref=worker.ref, turn_id=turn_id, index=turn.deltas, text=text
+            )
+            turn.deltas += 1
+            for listener in self._listeners:
+                listener(delta)
+
+    def _complete(self, turn_id: str, message: AssistantMessage, usage: Usage | None) -> None:
+        with self._writer:
+            with self._state:
+                turn, worker = self._running_turn(turn_id)
+                event_id = len(self._events) + 1
+            at = utc_now()
+            sequence = worker.transcript_len + 1
+            step_usage = _usage_of(usage)
+            turn_usage = _add_usage(turn.usage, step_usage)
+            records: list[HistoryRecord] = [
+                TranscriptEntry(
+                    sequence=sequence,
+                    worker_ref=worker.ref,
+                    role="assistant",
+                    content=message.text,
+                    event_id=event_id,
+                    at=at,
+                    turn_id=turn_id,
+                )
+            ]
+            if usage is not None:
+                records.append(StepUsage(turn_id=turn_id, usage=step_usage))
+            records.append(
+                TurnFinished(
+                    turn_id=turn_id,
+                    outcome="completed",
+                    reason=None,
+                    started=True,
+                    turn_count=worker.turn_count,
+                )
+            )
+            event = self._turn_event(event_id, "turn_completed", at, turn, usage=turn_usage)
+            updated = attrs.evolve(
+                worker,
+                transcript_len=sequence,
+                last_event_id=event_id,
+                updated_at=at,
+                usage=_add_usage(worker.usage, step_usage),
+            )
+            change = WorkerChange(worker=updated, records=tuple(records), events=(event,))
+            _store_call(self._persistence.record_worker_change, change)
+            with self._state:
+                self._apply(change)
+                turn.usage, turn.reply_sequence = turn_usage, sequence
+                self._ended(turn, "completed", None, event_id)
+            self._start_next(turn.worker_id)
+
+    def _fail(self, turn_id: str, failure: StepFailedError) -> None:
+        with self._writer:
+            with self._state:
+                turn, worker = self._running_turn(turn_id)
+                event_id = len(self._events) + 1
+            at = utc_now()
+            record = TurnFinished(
+                turn_id=turn_id,
+                outcome="failed",
+                reason=failure.reason,
+                started=True,
+                turn_count=worker.turn_count,
+            )
+            event = self._turn_event(
+                event_id,
+                "turn_failed",
+                at,
+                turn,
+                message=f"turn failed: {failure.message}",
+                reason=failure.reason,
+                usage=turn.usage,
+            )
+            updated = attrs.evolve(worker, last_event_id=event_id, updated_at=at)
+            change = WorkerChange(worker=updated, records=(record,), events=(event,))
+            try:
+                _store_call(self._persistence.record_worker_change, change)
+            except WorkerRuntimeError as error:
+                self._abandon_turns(turn.worker_id, error)
+                return
+            with self._state:
+                self._apply(change)
+                self._ended(turn, "failed", failure.reason, event_id)
+            self._start_next(turn.worker_id)
+
+    def _abandon_turns(self, worker_id: WorkerId, error: WorkerRuntimeError) -> None:
+        """The store refused to record a turn's end: leave the Worker idle anyway (a turn never
+        shows running with nothing executing it) and say so; a reopen records these turns as
+        interrupted (``runtime_restarted``). Caller holds ``_writer``."""
+        with self._state:
+            slot = self._slots[worker_id]
+            abandoned = [turn for turn in (slot.running, *slot.queue) if turn is not None]
+            for turn in abandoned:
+                turn.phase, turn.reason = "failed", error.code
+            slot.running = None
+            slot.queue.clear()
+            diagnostic = RuntimeDiagnostic(
+                id=f"turn.not_recorded@{worker_id}",
+                severity="error",
+                code="turn.not_recorded",
+                message=f"the end of {len(abandoned)} turn(s) of worker {worker_id} could not be "
+                f"recorded ({error.message}); the Worker was left idle",
+                worker_ref=self.worker_ref(worker_id),
+            )
+            self._diagnostics[diagnostic.id] = diagnostic
+            self._state.notify_all()
+
+    async def _call_tools(
+        self, turn_id: str, message: AssistantMessage, usage: Usage | None
+    ) -> None:
+        """Record the step's message with its calls, then run each call and record its result.
+        Each result is recorded before the next call starts, so at any moment only calls of
+        the running step lack results, and an interrupt closes exactly those."""
+        await self._blocking(self._record_calls, turn_id, message, usage)
+        for index, call in enumerate(message.tool_calls):
+            if index:
+                await self._blocking(self._tool_started, turn_id, call)
+            started = time.monotonic()
+            content, is_error = await self._execute_tool(turn_id, call)
+            elapsed = time.monotonic() - started
+            await self._blocking(self._record_result, turn_id, call, content, is_error, elapsed)
+
+    async def _execute_tool(self, turn_id: str, call: ToolCall) -> tuple[str, bool]:
+        """Run one call; (result text, is_error)."""
+        return f"tool {call.name!r} is not available to this Worker", True
+
+    def _record_calls(self, turn_id: str, message: AssistantMessage, usage: Usage | None) -> None:
+        with self._writer:
+            with self._state:
+                turn, worker = self._running_turn(turn_id)
+                event_id = len(self._events) + 1
+            at = utc_now()
+            step_usage = _usage_of(usage)
+            records: list[HistoryRecord] = []
+            sequence = worker.transcript_len
+            if message.text:
+                sequence += 1
+                records.append(
+                    TranscriptEntry(
+                        sequence=sequence,
+                        worker_ref=worker.ref,
+                        role="assistant",
+                        content=message.text,
+                        event_id=event_id,
+                        at=at,
+                        turn_id=turn_id,
+                    )
+                )
+            for call in message.tool_calls:
+                sequence += 1
+                records.append(
+                    TranscriptEntry(
+                        sequence=sequence,
+                        worker_ref=worker.ref,
+                        role="tool_call",
+                        content=call.arguments,
+                        event_id=event_id,
+                        at=at,
+                        turn_id=turn_id,
+                        call_id=call.call_id,
+                        tool_name=call.name,
+                    )
+                )
+            if usage is not None:
+                records.append(StepUsage(turn_id=turn_id, usage=step_usage))
+            event = self._tool_event(event_id, "tool_started", at, turn, message.tool_calls[0])
+            updated = attrs.evolve(
+                worker,
+                transcript_len=sequence,
+                last_event_id=event_id,
+                updated_at=at,
+                usage=_add_usage(worker.usage, step_usage),
+            )
+            change = WorkerChange(worker=updated, records=tuple(records), events=(event,))
+            _store_call(self._persistence.record_worker_change, change)
+            with self._state:
+                self._apply(change)
+                turn.usage = _add_usage(turn.usage, step_usage)
+
+    def _tool_started(self, turn_id: str, call: ToolCall) -> None:
+        with self._writer:
+            with self._state:
+                turn, worker = self._running_turn(turn_id)
+                event_id = len(self._events) + 1
+            at = utc_now()
+            event = self._tool_event(event_id, "tool_started", at, turn, call)
+            updated = attrs.evolve(worker, last_event_id=event_id, updated_at=at)
+            change = WorkerChange(worker=updated, records=(), events=(event,))
+            _store_call(self._persistence.record_worker_change, change)
+            with self._state:
+                self._apply(change)
+
+    def _record_result(
+        self, turn_id: str, call: ToolCall, content: str, is_error: bool, elapsed: float
+    ) -> None:
+        with self._writer:
+            with self._state:
+                turn, worker = self._running_turn(turn_id)
+                event_id = len(self._events) + 1
+            at = utc_now()
+            sequence = worker.transcript_len + 1
+            entry = _tool_result(
+                worker.ref, sequence, event_id, at, turn_id, call, content, is_error
+            )
+            outcome = "error" if is_error else "ok"
+            event = self._tool_event(
+                event_id,
+                "tool_finished",
+                at,
+                turn,
+                call,
+                message=f"tool {call.name} finished: {outcome} in {elapsed * 1000:.0f} ms",
+                reason=None if not is_error else "tool_error",
+            )
+            updated = attrs.evolve(
+                worker, transcript_len=sequence, last_event_id=event_id, updated_at=at
+            )
+            change = WorkerChange(worker=updated, records=(entry,), events=(event,))
+            _store_call(self._persistence.record_worker_change, change)
+            with self._state:
+                self._apply(change)
+
+    def _tool_event(
+        self,
+        event_id: int,
+        kind: EventKind,
+        at: str,
+        turn: _Turn,
+        call: ToolCall,
+        *,
+        message: str | None = None,
+        reason: str | None = None,
+    ) -> RuntimeEvent:
+        return self._turn_event(
+            event_id,
+            kind,
+            at,
+            turn,
+            message=message or f"tool {call.name} started (call {call.call_id})",
+            reason=reason,
+        )
+
+    def _open_calls(self, worker_id: WorkerId, turn_id: str) -> list[TranscriptEntry]:
+        """The turn's recorded tool calls that have no result yet, in order (caller holds
+        ``_state``). Results follow their calls, so a backward scan sees a result first."""
+        open_calls: list[TranscriptEntry] = []
+        answered: set[str | None] = set()
+        for entry in reversed(self._transcripts[worker_id]):
+            if entry.turn_id != turn_id:
+                continue
+            if entry.role in ("user", "system"):
+                break  # the turn's input: nothing of the turn lies before it
+            if entry.role == "tool_result":
+                answered.add(entry.call_id)
+            elif entry.role == "tool_call" and entry.call_id not in answered:
+                open_calls.append(entry)
+        return open_calls[::-1]
+
+    def _restore_turns(self) -> None:
+        """Rebuild turn bookkeeping from the restored event log (constructor only)."""
+        for event in self._events:
+            if event.turn_id is None or event.worker_ref is None:
+                continue
+            worker_id = event.worker_ref.worker_id
+            turn = self._turns.get(event.turn_id)
+            if turn is None:
+                turn = _Turn(event.turn_id, worker_id, "user", None)
+                self._turns[event.turn_id] = turn
+                slot = self._slots.setdefault(worker_id, _Slot())
+                slot.order.append(event.turn_id)
+                slot.queue.append(turn)
+            slot = self._slots[worker_id]
+            if event.kind == "turn_started":
+                slot.queue.remove(turn)
+                turn.phase, turn.started_at = "running", event.at
+                slot.running = turn
+            elif event.kind in _END_KINDS:
+                self._ended(turn, _END_KINDS[event.kind], event.reason, event.id)
+                if event.usage is not None:
+                    turn.usage = event.usage
+        for transcript in self._transcripts.values():
+            for entry in transcript:
+                if entry.role == "assistant" and entry.turn_id in self._turns:
+                    turn = self._turns[entry.turn_id]
+                    if turn.phase == "completed":
+                        turn.reply_sequence = entry.sequence
+
+    def _interrupt_restored_turns(self) -> None:
+        """Record every turn the store left unended as interrupted, ``runtime_restarted``: the
+        process that ran it is gone, and nothing is re-run behind a client's back."""
+        if self._record.status != "running":
+            return
+        with self._writer:
+            for worker_id in sorted(self._slots):
+                self._end_turns(worker_id, "runtime_restarted", include_queued=True)
 
     # --- internals ----------------------------------------------------------------------------
 
@@ -711,6 +1571,9 @@ class Runtime:
                         event_id=worker.last_event_id,
                         changed=False,
                     )
+            futures = self._end_turns(ref.worker_id, f"worker_{status}", include_queued=True)
+            with self._state:
+                worker = self._workers[ref.worker_id]
                 event_id = len(self._events) + 1
             at = utc_now()
             updated = attrs.evolve(
@@ -721,27 +1584,49 @@ class Runtime:
             with self._state:
                 self._workers[ref.worker_id] = updated
                 self._append_events(event)
+        self._await_ended(futures)
         return WorkerLifecycleAck(
             worker_ref=updated.ref, status=status, event_id=event_id, changed=True
         )
 
     def _event(
-        self, event_id: int, kind: EventKind, at: str, message: str, ref: WorkerRef | None
+        self,
+        event_id: int,
+        kind: EventKind,
+        at: str,
+        message: str,
+        ref: WorkerRef | None,
+        *,
+        turn_id: str | None = None,
     ) -> RuntimeEvent:
-        return RuntimeEvent(id=event_id, kind=kind, at=at, message=message, worker_ref=ref)
+        return RuntimeEvent(
+            id=event_id, kind=kind, at=at, message=message, worker_ref=ref, turn_id=turn_id
+        )
 
     def _install(self, worker: WorkerRecord, transcript: list[TranscriptEntry]) -> None:
-        """Add a Worker (caller holds ``_state`` or is the constructor)."""
+        """Add a Worker (caller holds ``_state``)."""
         worker_id = worker.ref.worker_id
         self._workers[worker_id] = worker
         self._transcripts[worker_id] = transcript
+        self._slots.setdefault(worker_id, _Slot())
         for diagnostic in _worker_diagnostics(worker):
             self._diagnostics[diagnostic.id] = diagnostic
 
     def _append_events(self, *events: RuntimeEvent) -> None:
-        """Commit events (caller holds ``_state``) and wake every waiter."""
+        """Commit events (caller holds ``_state``), wake every waiter, tell every listener."""
         self._events.extend(events)
         self._state.notify_all()
+        for event in events:
+            for listener in self._listeners:
+                listener(event)
+
+    def _apply(self, change: WorkerChange) -> None:
+        """Take a committed WorkerChange into memory (caller holds ``_state``)."""
+        worker = change.worker
+        self._workers[worker.ref.worker_id] = worker
+        transcript = self._transcripts[worker.ref.worker_id]
+        transcript += [record for record in change.records if isinstance(record, TranscriptEntry)]
+        self._append_events(*change.events)
 
     def _check_mutable(self) -> None:
         if self._closed:
