@@ -27,6 +27,7 @@ from yoi_worker_runtime import (
     to_json,
 )
 from yoi_worker_runtime.profiles import parse_config
+from yoi_worker_runtime.tools import Tool
 
 
 def _validate(instance: Any, schema: dict[str, Any], root: dict[str, Any]) -> list[str]:
@@ -91,7 +92,9 @@ def _conforms(value: object) -> list[str]:
 @pytest.fixture
 def busy_runtime() -> Runtime:
     runtime = Runtime.open(
-        runtime_id="rt", config=parse_config({"profiles": {"n": {"engine": "none"}}})
+        runtime_id="rt",
+        config=parse_config({"profiles": {"n": {"engine": "none"}}, "allow_tools": ["shell"]}),
+        tools={"shell": Tool(name="shell", description="runs commands", run=lambda a, c: "")},
     )
     ref = runtime.create_worker(
         CreateWorkerRequest(

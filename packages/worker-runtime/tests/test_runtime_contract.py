@@ -42,11 +42,15 @@ from yoi_worker_runtime import (
 )
 from yoi_worker_runtime.profiles import parse_config
 from yoi_worker_runtime.timestamps import TIMESTAMP_PATTERN
+from yoi_worker_runtime.tools import Tool
 
 OpenRuntime = Callable[..., Runtime]
 
-#: A named profile for the tests that name one; it records input only.
-CONTRACT_CONFIG = parse_config({"profiles": {"careful": {"engine": "none"}}})
+#: A named profile for the tests that name one (it records input only) and a tool to request.
+CONTRACT_CONFIG = parse_config(
+    {"profiles": {"careful": {"engine": "none"}}, "allow_tools": ["shell"]}
+)
+SHELL = Tool(name="shell", description="runs commands", run=lambda arguments, context: "")
 
 
 @pytest.fixture(
@@ -65,6 +69,7 @@ def open_runtime(
 
     def open_(**options: Any) -> Runtime:
         options.setdefault("config", CONTRACT_CONFIG)
+        options.setdefault("tools", {"shell": SHELL})
         if request.param == "recording":
             options.setdefault("persistence", RecordingPersistence())
         if request.param.startswith("fs-store"):

@@ -161,6 +161,31 @@ class UnknownProfile(InvalidRequest):
         self.known = known
 
 
+class UnknownTool(InvalidRequest):
+    """A Worker requests a capability that no installed tool provides."""
+
+    code = "unknown_tool"
+
+    def __init__(self, name: str, installed: list[str]) -> None:
+        shown = ", ".join(installed) if installed else "none"
+        super().__init__(f"no tool named {name!r} is installed (installed tools: {shown})")
+        self.name = name
+
+
+class ToolNotAllowed(InvalidRequest):
+    """A Worker requests a tool this Runtime does not allow."""
+
+    code = "tool_not_allowed"
+
+    def __init__(self, name: str, allowed: list[str]) -> None:
+        shown = ", ".join(allowed) if allowed else "none"
+        super().__init__(
+            f"the tool {name!r} is not allowed on this Runtime (allowed: {shown}; "
+            "the operator allows tools with --allow-tool or allow_tools in the config file)"
+        )
+        self.name = name
+
+
 class TurnNotFound(WorkerRuntimeError):
     code = "turn_not_found"
 
@@ -232,6 +257,8 @@ ERROR_CODES: tuple[str, ...] = tuple(
         WorkerNotRunning,
         WorkerBusy,
         UnknownProfile,
+        UnknownTool,
+        ToolNotAllowed,
         TurnNotFound,
         StoreIo,
         StoreMissing,

@@ -18,6 +18,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import ParamSpec, TypeAlias, TypeVar
 
@@ -102,6 +103,9 @@ from yoi_worker_runtime.persistence import (
 )
 from yoi_worker_runtime.profiles import EngineSet, ResolvedProfile, RuntimeConfig
 from yoi_worker_runtime.timestamps import utc_now
+from yoi_worker_runtime.tools.contract import Tool
+from yoi_worker_runtime.tools.plugins import installed_tools
+from yoi_worker_runtime.tools.runner import ToolBox
 from yoi_worker_runtime.turns import StepFailedError, TurnEndedError, TurnLoop, drive_turn
 
 P = ParamSpec("P")
@@ -387,6 +391,7 @@ class Runtime:
         workers: Sequence[RestoredWorker],
         diagnostics: Sequence[RuntimeDiagnostic],
         engines: EngineSet,
+        toolbox: ToolBox,
     ) -> None:
         """Use :meth:`open`; this only assembles already checked state."""
         self._writer = threading.Lock()
@@ -395,6 +400,7 @@ class Runtime:
         self._limits = limits
         self._persistence = persistence
         self._engines = engines
+        self._tools = toolbox
         self._closed = False
         self._events = events
         self._workers: dict[WorkerId, WorkerRecord] = {}
@@ -422,6 +428,8 @@ class Runtime:
         persistence: RuntimePersistence | None = None,
         config: RuntimeConfig | None = None,
         engine_providers: Mapping[str, EngineProvider] | None = None,
+        tools: Mapping[str, Tool] | None = None,
+        workspace_root: Path | None = None,
     ) -> Runtime:
         """Open a Runtime: restore it from ``persistence`` or start a fresh one (event 1 is
         ``runtime_started``). Without ``persistence`` it lives in memory only.
@@ -429,8 +437,10 @@ class Runtime:
         ``config`` holds the profiles that choose each Worker's engine (default: the built-in
         ``echo`` and ``none``, ``echo`` by default); every profile's engine is created here,
         so a configuration error (ConfigError) surfaces before anything is opened.
-        ``engine_providers`` replaces the installed engine plugins (an application embedding
-        the Runtime can hand it engines of its own this way). Turns that
+        ``engine_providers`` and ``tools`` replace the installed engine and tool plugins (an
+        application embedding the Runtime can hand it its own this way); the configuration's
+        ``allow_tools`` picks the tools Workers may request. Each Worker's tools work in
+        ``workspace_root / <worker id>`` (no workspace when None). Turns that
         a restored Runtime had accepted but not ended are recorded as interrupted
         (``runtime_restarted``) before this returns: nothing is re-run silently.
 
@@ -450,12 +460,16 @@ class Runtime:
             not isinstance(display_name, str) or not display_name.strip()
         ):
             raise InvalidRequest("display name must not be blank")
-        engines = EngineSet(config if config is not None else RuntimeConfig(), engine_providers)
+        config = config if config is not None else RuntimeConfig()
+        engines = EngineSet(config, engine_providers)
+        toolbox = ToolBox(
+            config.allow_tools, installed_tools() if tools is None else tools, workspace_root
+        )
         store = persistence if persistence is not None else MemoryPersistence()
         try:
             restored = _store_call(store.load)
             if restored is None:
-                return cls._start(store, runtime_id, display_name, limits, engines)
+                return cls._start(store, runtime_id, display_name, limits, engines, toolbox)
             _check_restored(restored)
             stored_id = restored.runtime.runtime_id
             if runtime_id is not None and runtime_id != stored_id:
@@ -473,6 +487,7 @@ class Runtime:
                 workers=restored.workers,
                 diagnostics=diagnostics,
                 engines=engines,
+                toolbox=toolbox,
             )
             runtime._interrupt_restored_turns()
             return runtime
@@ -489,6 +504,7 @@ class Runtime:
         display_name: str | None,
         limits: RuntimeLimits,
         engines: EngineSet,
+        toolbox: ToolBox,
     ) -> Runtime:
         runtime_id = runtime_id if runtime_id is not None else new_runtime_id()
         at = utc_now()
@@ -510,6 +526,7 @@ class Runtime:
             workers=(),
             diagnostics=(),
             engines=engines,
+            toolbox=toolbox,
         )
 
     def close(self) -> None:
@@ -716,6 +733,7 @@ class Runtime:
                     _validate_name(request.name)  # InvalidWorkerId says which rule failed
                 check_model(request)
                 self._engines.resolve(request.profile)  # UnknownProfile: nothing is written
+                self._tools.check_request(request.requested_capabilities)
                 if request.name is not None:
                     worker_id = request.name
                     if worker_id in self._workers:
@@ -1243,7 +1261,13 @@ class Runtime:
             current_turn=turn_id,
             budget=turn.resolved.profile.context_budget,
         )
-        return StepRequest(worker_id=turn.worker_id, turn_id=turn_id, step=step, messages=messages)
+        return StepRequest(
+            worker_id=turn.worker_id,
+            turn_id=turn_id,
+            step=step,
+            messages=messages,
+            tools=self._tools.specs(worker.definition.requested_capabilities),
+        )
 
     def _publish_delta(self, turn_id: str, text: str) -> None:
         with self._state:
@@ -1375,7 +1399,10 @@ class Runtime:
 
     async def _execute_tool(self, turn_id: str, call: ToolCall) -> tuple[str, bool]:
         """Run one call; (result text, is_error)."""
-        return f"tool {call.name!r} is not available to this Worker", True
+        with self._state:
+            _, worker = self._running_turn(turn_id)
+        capabilities = worker.definition.requested_capabilities
+        return await self._tools.run(worker.ref, capabilities, call)
 
     def _record_calls(self, turn_id: str, message: AssistantMessage, usage: Usage | None) -> None:
         with self._writer:

@@ -29,6 +29,8 @@ STATUS_OF_CODE: dict[str, int] = {
     "worker_not_found": 404,
     "worker_busy": 409,
     "unknown_profile": 400,
+    "unknown_tool": 400,
+    "tool_not_allowed": 400,
     "turn_not_found": 404,
     "wrong_runtime": 400,
     "wrong_runtime_cursor": 400,
