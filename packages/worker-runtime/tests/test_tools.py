@@ -268,11 +268,12 @@ def test_ending_a_turn_during_a_call_closes_every_call_of_the_step(
     ref = worker(runtime, "slow_then_lookup", "slow", "lookup")
     ack = runtime.send_input(ref, WorkerInput(kind="user", content="go"))
     assert calls.slow_started.wait(WAIT)
-    {
+    ends: dict[str, Callable[[WorkerRef], object]] = {
         "interrupt": runtime.interrupt_turn,
         "stop": runtime.stop_worker,
         "cancel": runtime.cancel_worker,
-    }[end](ref)
+    }
+    ends[end](ref)
     assert calls.slow_cancelled.wait(WAIT), "the running tool's cancellation signal was not set"
     items = runtime.transcript_projection(ref).items
     assert_every_call_has_exactly_one_result(items)
