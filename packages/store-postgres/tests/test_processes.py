@@ -20,8 +20,7 @@ from yoi_session_store.ids import SegmentId, SessionId, new_segment_id, new_sess
 from yoi_session_store.model import Extension, UserInput
 from yoi_session_store.plugins import open_session_store
 from yoi_session_store.testing.samples import segment_start
-from yoi_worker_runtime import open_persistent_runtime
-from yoi_worker_runtime.fs_store import RuntimeAlreadyHosted
+from yoi_worker_runtime import RuntimeAlreadyOpen, open_persistent_runtime
 
 HERE = Path(__file__).parent
 Sql = Callable[..., list[tuple[Any, ...]]]
@@ -84,7 +83,7 @@ def test_two_runtimes_share_one_database_and_a_killed_ones_pods_become_deletable
                 if isinstance(entry, UserInput)
             ]
             assert [e.segments[0].content for e in inputs] == [f"{name} {n}" for n in range(3)]  # type: ignore[union-attr]
-        with pytest.raises(RuntimeAlreadyHosted):
+        with pytest.raises(RuntimeAlreadyOpen):
             open_persistent_runtime(store_url, runtime_id="rt-a")
         refs = referenced_sessions(pods)
         assert refs.complete and len(refs.session_ids) == 6  # four Workers, two event logs

@@ -15,8 +15,9 @@ from yoi_worker_runtime import (
     RestoredWorker,
     RuntimeDiagnostic,
     RuntimeEvent,
-    RuntimeRecord,
+    RuntimeState,
     StoreIo,
+    StoreSchemes,
     TranscriptEntry,
     WorkerConflict,
     WorkerRecord,
@@ -28,7 +29,7 @@ from yoi_worker_runtime.persistence import WorkerChange
 
 class RecordingPersistence:
     def __init__(self) -> None:
-        self.runtime: RuntimeRecord | None = None
+        self.runtime: RuntimeState | None = None
         self.workers: dict[str, WorkerRecord] = {}
         self.transcripts: dict[str, list[TranscriptEntry]] = {}
         self.events: list[RuntimeEvent] = []
@@ -58,7 +59,11 @@ class RecordingPersistence:
 
     @property
     def backend(self) -> Backend:
-        return "fs_store"
+        return "store"
+
+    @property
+    def stores(self) -> StoreSchemes | None:
+        return None
 
     def _enter(self, method: str) -> None:
         self.calls.append(method)
@@ -94,7 +99,7 @@ class RecordingPersistence:
             transcript=tuple(attrs.evolve(entry, worker_ref=ref) for entry in kept.transcript),
         )
 
-    def record_runtime_started(self, runtime: RuntimeRecord, event: RuntimeEvent) -> None:
+    def record_runtime_started(self, runtime: RuntimeState, event: RuntimeEvent) -> None:
         self._enter("record_runtime_started")
         self.runtime = runtime
         self.events.append(event)
@@ -134,7 +139,7 @@ class RecordingPersistence:
 
     def record_runtime_stopped(
         self,
-        runtime: RuntimeRecord,
+        runtime: RuntimeState,
         workers: Sequence[WorkerRecord],
         events: Sequence[RuntimeEvent],
     ) -> None:

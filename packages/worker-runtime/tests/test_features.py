@@ -23,7 +23,7 @@ HEAVY_MODULES = (
     "click",
     "yoi_pod_store",
     "yoi_session_store",
-    "yoi_worker_runtime.fs_store",
+    "yoi_worker_runtime.store_backed",
     "yoi_worker_runtime.http_server",
 )
 

@@ -164,6 +164,7 @@ def test_json_shapes_match_the_reference(busy_runtime: Runtime) -> None:
     assert "worker_ref" not in events["events"][0]
     summary = to_json(busy_runtime.summary())
     assert summary["backend"] == "memory"
+    assert "stores" not in summary  # only a store-backed Runtime names its stores
     assert summary["limits"] == {
         "max_transcript_projection_items": 256,
         "max_event_batch_items": 256,
@@ -282,5 +283,5 @@ def test_every_model_has_a_schema_and_components_resolve() -> None:
     detail = json_schema(WorkerDetail)
     assert detail["properties"]["status"] == {"enum": ["running", "stopped", "cancelled"]}
     assert "config_bundle" not in detail["required"] and "worker_ref" in detail["required"]
-    assert json_schema(RuntimeSummary)["properties"]["backend"] == {"enum": ["memory", "fs_store"]}
+    assert json_schema(RuntimeSummary)["properties"]["backend"] == {"enum": ["memory", "store"]}
     assert "next_start" in json_schema(TranscriptProjection)["required"]

@@ -578,4 +578,4 @@ def test_summary_counts(runtime: Runtime) -> None:
     assert summary.diagnostic_count == 8
     assert summary.last_event_id == 8
     assert summary.limits == RuntimeLimits()
-    assert summary.backend in ("memory", "fs_store")
+    assert summary.backend in ("memory", "store")

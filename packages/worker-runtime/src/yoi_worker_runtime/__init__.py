@@ -1,10 +1,14 @@
 """yoi's embeddable Runtime: Workers, transcripts, an event log and diagnostics.
 
 The core needs only attrs and cattrs. Persistence (``fs-store``) and the REST server
-(``http-server``) are optional features; see :mod:`yoi_worker_runtime.features`.
+(``http-server``) are optional features; see :mod:`yoi_worker_runtime.features`. Their entry
+points here, :func:`open_persistent_runtime` and :func:`create_http_app`, import them only when
+called.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from yoi_worker_runtime.codec import check_model, from_json, to_json
 from yoi_worker_runtime.errors import (
@@ -13,7 +17,7 @@ from yoi_worker_runtime.errors import (
     InvalidRequest,
     InvalidWorkerId,
     LimitTooLarge,
-    RuntimeAlreadyHosted,
+    RuntimeAlreadyOpen,
     RuntimeClosed,
     RuntimeStopped,
     StoreCorrupt,
@@ -26,12 +30,7 @@ from yoi_worker_runtime.errors import (
     WrongRuntime,
     WrongRuntimeCursor,
 )
-from yoi_worker_runtime.features import (
-    create_http_app,
-    feature_installed,
-    open_persistent_runtime,
-    require_feature,
-)
+from yoi_worker_runtime.features import feature_installed, require_feature
 from yoi_worker_runtime.ids import (
     WORKER_NAME_PATTERN,
     RuntimeId,
@@ -59,8 +58,9 @@ from yoi_worker_runtime.model import (
     RuntimeEvent,
     RuntimeLifecycleAck,
     RuntimeLimits,
-    RuntimeRecord,
+    RuntimeState,
     RuntimeSummary,
+    StoreSchemes,
     TaskIntent,
     TranscriptEntry,
     TranscriptProjection,
@@ -83,6 +83,21 @@ from yoi_worker_runtime.persistence import (
 )
 from yoi_worker_runtime.runtime import Runtime
 from yoi_worker_runtime.schema import json_schema, schema_components
+from yoi_worker_runtime.stores import open_persistent_runtime
+
+
+def create_http_app(runtime: Runtime, **options: Any) -> Any:
+    """The REST adapter (an ASGI app) for ``runtime`` (the ``http-server`` feature).
+
+    Forwards to ``yoi_worker_runtime.http_server.create_app(runtime, **options)``. It lives here,
+    above every module of the package, because the adapter itself opens Runtimes through
+    :mod:`yoi_worker_runtime.stores`.
+    """
+    require_feature("http-server")
+    from yoi_worker_runtime.http_server import create_app
+
+    return create_app(runtime, **options)
+
 
 __all__ = [
     "ERROR_CODES",
@@ -108,7 +123,7 @@ __all__ = [
     "RestoredWorker",
     "RoleIntent",
     "Runtime",
-    "RuntimeAlreadyHosted",
+    "RuntimeAlreadyOpen",
     "RuntimeClosed",
     "RuntimeDefaultProfile",
     "RuntimeDiagnostic",
@@ -117,12 +132,13 @@ __all__ = [
     "RuntimeLifecycleAck",
     "RuntimeLimits",
     "RuntimePersistence",
-    "RuntimeRecord",
+    "RuntimeState",
     "RuntimeStopped",
     "RuntimeSummary",
     "StoreCorrupt",
     "StoreIo",
     "StoreMissing",
+    "StoreSchemes",
     "TaskIntent",
     "TranscriptEntry",
     "TranscriptProjection",

@@ -88,10 +88,12 @@ class WorkerConflict(WorkerRuntimeError):
         self.worker_id = worker_id
 
 
-class RuntimeAlreadyHosted(WorkerRuntimeError):
+class RuntimeAlreadyOpen(WorkerRuntimeError):
     """Another open Runtime (in this or another process) hosts this runtime id on the store.
 
-    Raised while a persistent Runtime opens, before anything is read or written.
+    Raised while a persistent Runtime opens, before anything is read or written. (The Pod
+    store's own ``RuntimeAlreadyHosted`` is what its hosting lease raises underneath; the code
+    keeps that name.)
     """
 
     code = "runtime_already_hosted"
@@ -250,7 +252,7 @@ ERROR_CODES: tuple[str, ...] = tuple(
         WrongRuntimeCursor,
         WorkerNotFound,
         WorkerConflict,
-        RuntimeAlreadyHosted,
+        RuntimeAlreadyOpen,
         LimitTooLarge,
         InvalidRequest,
         InvalidWorkerId,

@@ -1,24 +1,17 @@
-"""Optional features and the clear error a missing one gives.
+"""Optional features: whether one is installed, and the clear error a missing one gives.
 
 ``fs-store`` (persistence through yoi-pod-store and yoi-session-store) lives in
-``yoi_worker_runtime.fs_store``; ``http-server`` (the REST adapter on starlette and uvicorn) in
-``yoi_worker_runtime.http_server``. Neither is imported by ``import yoi_worker_runtime``: the
-functions here check for the feature's libraries first and import its module only when called.
-Each optional module also calls :func:`require_feature` before its own imports, so importing it
-without the extra raises FeatureNotInstalled (an ImportError) naming the extra to install.
+``yoi_worker_runtime.store_backed``; ``http-server`` (the REST adapter on starlette and uvicorn)
+in ``yoi_worker_runtime.http_server``. Each of those calls :func:`require_feature` before its own
+imports, so importing it without the extra raises FeatureNotInstalled (an ImportError) naming the
+extra to install. This module imports neither: it sits below both, so they can use it.
 """
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
-from typing import TYPE_CHECKING, Any
 
 from yoi_worker_runtime.errors import FeatureNotInstalled
-
-if TYPE_CHECKING:
-    from yoi_worker_runtime.model import RuntimeLimits
-    from yoi_worker_runtime.runtime import Runtime
 
 #: The importable modules each extra provides.
 FEATURE_MODULES: dict[str, tuple[str, ...]] = {
@@ -50,34 +43,3 @@ def require_feature(feature: str) -> None:
     missing = missing_modules(feature)
     if missing:
         raise FeatureNotInstalled(feature, missing)
-
-
-def open_persistent_runtime(
-    store_url: str | None = None,
-    *,
-    runtime_id: str | None = None,
-    display_name: str | None = None,
-    limits: RuntimeLimits | None = None,
-) -> Runtime:
-    """Open a Runtime whose Workers persist as Pods and sessions (the ``fs-store`` feature).
-
-    ``store_url`` names the yoi data store (``fs:``, ``fs:///abs/path``, ``memory://NAME``, ...;
-    default: the stores' own default, ``fs:`` under the data dir). Forwards to
-    ``yoi_worker_runtime.fs_store.open_runtime`` with the same arguments.
-    """
-    require_feature("fs-store")
-    fs_store = importlib.import_module("yoi_worker_runtime.fs_store")
-    runtime: Runtime = fs_store.open_runtime(
-        store_url, runtime_id=runtime_id, display_name=display_name, limits=limits
-    )
-    return runtime
-
-
-def create_http_app(runtime: Runtime, **options: Any) -> Any:
-    """The REST adapter (an ASGI app) for ``runtime`` (the ``http-server`` feature).
-
-    Forwards to ``yoi_worker_runtime.http_server.create_app(runtime, **options)``.
-    """
-    require_feature("http-server")
-    http_server = importlib.import_module("yoi_worker_runtime.http_server")
-    return http_server.create_app(runtime, **options)

@@ -30,7 +30,9 @@ OnBusy: TypeAlias = Literal["enqueue", "reject", "interrupt"]
 TurnState: TypeAlias = Literal["idle", "running"]
 #: Where a turn is: waiting behind another, running, or ended one of three ways.
 TurnPhase: TypeAlias = Literal["queued", "running", "completed", "failed", "interrupted"]
-Backend: TypeAlias = Literal["memory", "fs_store"]
+#: ``memory``: the in-process MemoryPersistence; ``store``: kept in a Pod store and a session
+#: store (the ``fs-store`` extra, on any store backend).
+Backend: TypeAlias = Literal["memory", "store"]
 Severity: TypeAlias = Literal["info", "warning", "error"]
 EventKind: TypeAlias = Literal[
     "runtime_started",
@@ -460,10 +462,22 @@ class RuntimeDiagnostic:
 
 
 @attrs.frozen(kw_only=True)
+class StoreSchemes:
+    """The URL schemes of the stores holding a Runtime: ``fs``, ``memory``, ``postgresql``..."""
+
+    pod_store: str = attrs.field(metadata=_ID)
+    session_store: str = attrs.field(metadata=_ID)
+
+
+@attrs.frozen(kw_only=True)
 class RuntimeSummary:
     runtime_id: str
     display_name: str
     backend: Backend
+    stores: StoreSchemes | None = attrs.field(
+        default=None,
+        metadata=_schema("Which store backends hold the Runtime; absent for backend memory"),
+    )
     status: RuntimeStatus
     worker_count: int = attrs.field(metadata=_schema(minimum=0))
     active_worker_count: int = attrs.field(metadata=_schema(minimum=0))
@@ -517,7 +531,7 @@ class WorkerRecord:
 
 
 @attrs.frozen(kw_only=True)
-class RuntimeRecord:
+class RuntimeState:
     """A Runtime's own state as persistence stores it."""
 
     runtime_id: str
@@ -560,9 +574,10 @@ MODELS: tuple[type[Any], ...] = (
     EventBatch,
     RuntimeLimits,
     RuntimeDiagnostic,
+    StoreSchemes,
     RuntimeSummary,
     ErrorDetail,
     WorkerDefinition,
     WorkerRecord,
-    RuntimeRecord,
+    RuntimeState,
 )

@@ -12,7 +12,8 @@ store-relative descriptions, never absolute paths. A plain OSError is turned int
 ``claim_worker`` may also raise WorkerConflict.
 
 The core ships :class:`MemoryPersistence`, which keeps nothing; the ``fs-store`` feature provides
-one that keeps Workers as Pods (pod-store) and transcripts and events as sessions (session-store).
+``yoi_worker_runtime.store_backed``, which keeps Workers as Pods (pod-store) and transcripts and
+events as sessions (session-store), on any backend of either store.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from yoi_worker_runtime.model import (
     InputKind,
     RuntimeDiagnostic,
     RuntimeEvent,
-    RuntimeRecord,
+    RuntimeState,
+    StoreSchemes,
     TokenUsage,
     TranscriptEntry,
     TurnPhase,
@@ -62,7 +64,7 @@ class RestoredRuntime:
     """Everything ``load()`` found: the Runtime's record, Workers, event log, and problems met
     on the way (a torn tail, a stray file) as diagnostics rather than a failure to load."""
 
-    runtime: RuntimeRecord
+    runtime: RuntimeState
     workers: tuple[RestoredWorker, ...] = ()
     events: tuple[RuntimeEvent, ...] = ()
     diagnostics: tuple[RuntimeDiagnostic, ...] = ()
@@ -118,7 +120,13 @@ class RuntimePersistence(Protocol):
 
     @property
     def backend(self) -> Backend:
-        """Reported in RuntimeSummary.backend: ``memory`` or ``fs_store``."""
+        """Reported in RuntimeSummary.backend: ``memory`` or ``store``."""
+        ...
+
+    @property
+    def stores(self) -> StoreSchemes | None:
+        """Reported in RuntimeSummary.stores: the schemes of the stores holding the Runtime
+        (None when it lives in memory only)."""
         ...
 
     def load(self) -> RestoredRuntime | None:
@@ -131,7 +139,7 @@ class RuntimePersistence(Protocol):
         that name, or raise WorkerConflict when another live Runtime hosts it."""
         ...
 
-    def record_runtime_started(self, runtime: RuntimeRecord, event: RuntimeEvent) -> None:
+    def record_runtime_started(self, runtime: RuntimeState, event: RuntimeEvent) -> None:
         """A fresh Runtime: its record and event 1 (``runtime_started``)."""
         ...
 
@@ -155,7 +163,7 @@ class RuntimePersistence(Protocol):
 
     def record_runtime_stopped(
         self,
-        runtime: RuntimeRecord,
+        runtime: RuntimeState,
         workers: Sequence[WorkerRecord],
         events: Sequence[RuntimeEvent],
     ) -> None:
@@ -175,13 +183,17 @@ class MemoryPersistence:
     def backend(self) -> Backend:
         return "memory"
 
+    @property
+    def stores(self) -> StoreSchemes | None:
+        return None
+
     def load(self) -> RestoredRuntime | None:
         return None
 
     def claim_worker(self, ref: WorkerRef) -> RestoredWorker | None:
         return None
 
-    def record_runtime_started(self, runtime: RuntimeRecord, event: RuntimeEvent) -> None:
+    def record_runtime_started(self, runtime: RuntimeState, event: RuntimeEvent) -> None:
         pass
 
     def record_worker_created(self, worker: WorkerRecord, event: RuntimeEvent) -> None:
@@ -200,7 +212,7 @@ class MemoryPersistence:
 
     def record_runtime_stopped(
         self,
-        runtime: RuntimeRecord,
+        runtime: RuntimeState,
         workers: Sequence[WorkerRecord],
         events: Sequence[RuntimeEvent],
     ) -> None:

@@ -56,8 +56,8 @@ from yoi_worker_runtime.ids import (
     new_runtime_id,
     new_turn_id,
     new_worker_id,
+    validate_worker_name,
 )
-from yoi_worker_runtime.ids import validate_worker_name as _validate_name
 from yoi_worker_runtime.model import (
     Backend,
     CreateWorkerRequest,
@@ -69,7 +69,7 @@ from yoi_worker_runtime.model import (
     RuntimeEvent,
     RuntimeLifecycleAck,
     RuntimeLimits,
-    RuntimeRecord,
+    RuntimeState,
     RuntimeStatus,
     RuntimeSummary,
     TokenUsage,
@@ -384,7 +384,7 @@ class Runtime:
     def __init__(
         self,
         *,
-        record: RuntimeRecord,
+        record: RuntimeState,
         limits: RuntimeLimits,
         persistence: RuntimePersistence,
         events: list[RuntimeEvent],
@@ -453,7 +453,7 @@ class Runtime:
         check_model(limits)
         if runtime_id is not None:
             try:
-                _validate_name(runtime_id, what="runtime id")
+                validate_worker_name(runtime_id, what="runtime id")
             except InvalidWorkerId as exc:
                 raise InvalidRequest(exc.detail) from None
         if display_name is not None and (
@@ -508,7 +508,7 @@ class Runtime:
     ) -> Runtime:
         runtime_id = runtime_id if runtime_id is not None else new_runtime_id()
         at = utc_now()
-        record = RuntimeRecord(
+        record = RuntimeState(
             runtime_id=runtime_id,
             display_name=display_name if display_name is not None else runtime_id,
             status="running",
@@ -611,6 +611,7 @@ class Runtime:
             runtime_id=record.runtime_id,
             display_name=record.display_name,
             backend=self.backend,
+            stores=self._persistence.stores,
             status=record.status,
             worker_count=len(statuses),
             active_worker_count=statuses.count("running"),
@@ -730,7 +731,7 @@ class Runtime:
             with self._state:
                 self._check_mutable()
                 if request.name is not None:
-                    _validate_name(request.name)  # InvalidWorkerId says which rule failed
+                    validate_worker_name(request.name)  # InvalidWorkerId says which rule failed
                 check_model(request)
                 self._engines.resolve(request.profile)  # UnknownProfile: nothing is written
                 self._tools.check_request(request.requested_capabilities)

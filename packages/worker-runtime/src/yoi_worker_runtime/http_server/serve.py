@@ -26,7 +26,6 @@ from urllib.parse import quote
 import attrs
 import uvicorn
 
-from yoi_worker_runtime.features import open_persistent_runtime
 from yoi_worker_runtime.http_server.app import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_EVENT_WAIT,
@@ -36,6 +35,7 @@ from yoi_worker_runtime.http_server.app import (
 )
 from yoi_worker_runtime.model import RuntimeLimits
 from yoi_worker_runtime.runtime import Runtime
+from yoi_worker_runtime.stores import open_persistent_runtime
 
 #: ``--store memory``: a Runtime that lives in this process only.
 MEMORY_STORE = "memory"

@@ -1,4 +1,5 @@
-"""The fs-store feature: a Runtime kept as Pods and sessions, reopened, shared, crashed.
+"""The store-backed Runtime (the fs-store extra): kept as Pods and sessions, reopened, shared,
+crashed.
 
 Every test runs on real stores: ``fs`` in tmp_path, or the stores' ``memory://`` backends. Store
 failures are injected at the session-store contract (``failing_stores``), since a read-only
@@ -38,6 +39,7 @@ from yoi_worker_runtime import (  # noqa: E402
     RuntimeDefaultProfile,
     RuntimeEvent,
     StoreIo,
+    StoreSchemes,
     TaskIntent,
     WorkerConflict,
     WorkerInput,
@@ -45,7 +47,7 @@ from yoi_worker_runtime import (  # noqa: E402
     open_persistent_runtime,
     to_json,
 )
-from yoi_worker_runtime.fs_store import RuntimeAlreadyHosted, open_runtime_on  # noqa: E402
+from yoi_worker_runtime.store_backed import RuntimeAlreadyOpen, open_runtime_on  # noqa: E402
 
 HERE = Path(__file__).parent
 
@@ -115,7 +117,9 @@ def tree(root: Path) -> dict[str, bytes]:
 
 def test_reopening_restores_workers_transcripts_and_events(store: str) -> None:
     with open_persistent_runtime(store, runtime_id="rt-a", display_name="first") as runtime:
-        assert runtime.backend == "fs_store"
+        assert runtime.backend == "store"
+        scheme = store.partition(":")[0]
+        assert runtime.summary().stores == StoreSchemes(pod_store=scheme, session_store=scheme)
         alpha = runtime.create_worker(task("alpha")).worker_ref
         generated = runtime.create_worker(task(objective="second")).worker_ref
         runtime.send_input(alpha, user("one"))
@@ -221,7 +225,7 @@ def test_a_second_open_of_a_hosted_runtime_fails_and_changes_nothing(
     with open_persistent_runtime(fs_store, runtime_id="rt-one") as runtime:
         runtime.send_input(runtime.create_worker(task("alpha")).worker_ref, user("x"))
         before = tree(tmp_path / "data")
-        with pytest.raises(RuntimeAlreadyHosted, match=r"runtime rt-one is already open") as err:
+        with pytest.raises(RuntimeAlreadyOpen, match=r"runtime rt-one is already open") as err:
             open_persistent_runtime(fs_store, runtime_id="rt-one")
         assert err.value.code == "runtime_already_hosted"
         assert isinstance(err.value, WorkerRuntimeError)
@@ -487,7 +491,7 @@ def test_every_acknowledged_change_survives_sigkill(fs_store: str, tmp_path: Pat
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), *sys.path])}
     for round_ in range(3):
         process = subprocess.Popen(
-            [sys.executable, str(HERE / "fs_store_host.py"), fs_store, "rt-crash"],
+            [sys.executable, str(HERE / "store_backed_host.py"), fs_store, "rt-crash"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -1,4 +1,4 @@
-"""The fs-store's own error and the translation of store errors into Runtime errors.
+"""Translating store errors into Runtime errors.
 
 Store libraries raise their own types (and an ``fs`` backend may put a path in a message); the
 Runtime promises StoreIo / StoreMissing / StoreCorrupt with store-relative details only.

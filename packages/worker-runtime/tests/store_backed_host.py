@@ -1,6 +1,6 @@
 """Host a store-backed Runtime until killed: create Workers, send input, print every ack.
 
-Usage: python fs_store_host.py STORE_URL RUNTIME_ID. Each acknowledged change is printed as one
+Usage: python store_backed_host.py STORE_URL RUNTIME_ID. Each acknowledged change is printed as one
 JSON line, flushed, only after the Runtime returned it: {"event_id", "kind", "worker_id",
 "sequence"?, "content"?}. The parent SIGKILLs this process at any moment.
 """

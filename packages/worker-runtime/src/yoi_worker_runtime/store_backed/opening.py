@@ -5,21 +5,21 @@ from __future__ import annotations
 import contextlib
 
 from yoi_pod_store.contract import PodStore
-from yoi_pod_store.errors import RuntimeAlreadyHosted as LeaseHeld
-from yoi_pod_store.errors import StoreUrlError
+from yoi_pod_store.errors import RuntimeAlreadyHosted, StoreUrlError
 from yoi_pod_store.plugins import UnknownBackendError as UnknownPodBackend
 from yoi_pod_store.plugins import open_pod_store
 from yoi_session_store.contract import SessionStore
 from yoi_session_store.errors import InvalidStoreUrlError
 from yoi_session_store.plugins import UnknownBackendError as UnknownSessionBackend
-from yoi_session_store.plugins import open_session_store
+from yoi_session_store.plugins import default_store_url, open_session_store
 
-from yoi_worker_runtime.errors import InvalidRequest, InvalidWorkerId, RuntimeAlreadyHosted
-from yoi_worker_runtime.fs_store.errors import store_errors
-from yoi_worker_runtime.fs_store.persistence import StoreBackedPersistence, default_runtime_id
+from yoi_worker_runtime.errors import InvalidRequest, InvalidWorkerId, RuntimeAlreadyOpen
 from yoi_worker_runtime.ids import new_runtime_id, validate_worker_name
-from yoi_worker_runtime.model import RuntimeLimits
+from yoi_worker_runtime.model import RuntimeLimits, StoreSchemes
 from yoi_worker_runtime.runtime import Runtime
+from yoi_worker_runtime.store_backed.errors import store_errors
+from yoi_worker_runtime.store_backed.persistence import StoreBackedPersistence
+from yoi_worker_runtime.store_backed.recovery import default_runtime_id
 
 
 def open_runtime(
@@ -35,15 +35,16 @@ def open_runtime(
     lets each pick its default (``$YOI_POD_STORE`` / ``$YOI_SESSION_STORE``, else
     ``$YOI_STORE``, else ``fs:``, the data dir). ``runtime_id=None`` reopens the Runtime most
     recently opened on the store unless it has stopped, else starts a new one with a generated
-    id. Raises RuntimeAlreadyHosted when another open Runtime holds that id (nothing is read or
+    id. Raises RuntimeAlreadyOpen when another open Runtime holds that id (nothing is read or
     written then), InvalidRequest for a bad URL or option.
     """
     try:
         pods = open_pod_store(store_url)
     except (StoreUrlError, UnknownPodBackend) as exc:
         raise InvalidRequest(f"store URL: {exc}") from None
+    session_url = store_url or default_store_url()
     try:
-        sessions = open_session_store(store_url)
+        sessions = open_session_store(session_url)
     except (InvalidStoreUrlError, UnknownSessionBackend) as exc:
         pods.close()
         raise InvalidRequest(f"store URL: {exc}") from None
@@ -54,6 +55,7 @@ def open_runtime(
         display_name=display_name,
         limits=limits,
         close_stores=True,
+        stores=StoreSchemes(pod_store=_scheme(pods.url), session_store=_scheme(session_url)),
     )
 
 
@@ -65,11 +67,13 @@ def open_runtime_on(
     display_name: str | None = None,
     limits: RuntimeLimits | None = None,
     close_stores: bool = False,
+    stores: StoreSchemes | None = None,
 ) -> Runtime:
     """Like :func:`open_runtime`, on store objects the caller opened (e.g. two different URLs).
 
     With ``close_stores`` the Runtime closes both stores when it closes (also when opening
-    fails); without it they stay the caller's.
+    fails); without it they stay the caller's. ``stores`` names their URL schemes for the
+    Runtime's summary (a session store object does not know its URL); None leaves them out.
     """
     try:
         if runtime_id is not None:
@@ -82,8 +86,8 @@ def open_runtime_on(
         with store_errors(f"hosting lease of runtime {runtime_id}"):
             try:
                 lease = pods.host(runtime_id)
-            except LeaseHeld:
-                raise RuntimeAlreadyHosted(runtime_id) from None
+            except RuntimeAlreadyHosted:
+                raise RuntimeAlreadyOpen(runtime_id) from None
     except BaseException:
         if close_stores:
             with contextlib.suppress(Exception):
@@ -91,7 +95,13 @@ def open_runtime_on(
             with contextlib.suppress(Exception):
                 pods.close()
         raise
-    persistence = StoreBackedPersistence(pods, sessions, lease, close_stores=close_stores)
+    persistence = StoreBackedPersistence(
+        pods, sessions, lease, close_stores=close_stores, stores=stores
+    )
     return Runtime.open(
         runtime_id=runtime_id, display_name=display_name, limits=limits, persistence=persistence
     )
+
+
+def _scheme(url: str) -> str:
+    return url.partition(":")[0]

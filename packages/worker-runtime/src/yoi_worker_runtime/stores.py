@@ -1,0 +1,30 @@
+"""Opening a Runtime kept in the yoi stores, by URL, without importing the stores until asked.
+
+This is the core's one door to the ``fs-store`` feature (``yoi_worker_runtime.store_backed``).
+It sits below the REST adapter, which opens its Runtime through it.
+"""
+
+from __future__ import annotations
+
+from yoi_worker_runtime.features import require_feature
+from yoi_worker_runtime.model import RuntimeLimits
+from yoi_worker_runtime.runtime import Runtime
+
+
+def open_persistent_runtime(
+    store_url: str | None = None,
+    *,
+    runtime_id: str | None = None,
+    display_name: str | None = None,
+    limits: RuntimeLimits | None = None,
+) -> Runtime:
+    """Open a Runtime whose Workers persist as Pods and sessions (the ``fs-store`` feature).
+
+    ``store_url`` names the yoi data store (``fs:``, ``fs:///abs/path``, ``memory://NAME``, ...;
+    default: the stores' own default, ``fs:`` under the data dir). Forwards to
+    ``yoi_worker_runtime.store_backed.open_runtime`` with the same arguments.
+    """
+    require_feature("fs-store")
+    from yoi_worker_runtime.store_backed import open_runtime
+
+    return open_runtime(store_url, runtime_id=runtime_id, display_name=display_name, limits=limits)
