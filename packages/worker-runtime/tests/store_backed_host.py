@@ -11,8 +11,8 @@ import json
 import sys
 
 from yoi_worker_runtime import (
+    BuiltinProfile,
     CreateWorkerRequest,
-    RuntimeDefaultProfile,
     TaskIntent,
     WorkerInput,
     open_persistent_runtime,
@@ -30,7 +30,7 @@ def main() -> None:
         if not refs or step % 7 == 0:
             detail = runtime.create_worker(
                 CreateWorkerRequest(
-                    intent=TaskIntent(objective="crash"), profile=RuntimeDefaultProfile()
+                    intent=TaskIntent(objective="crash"), profile=BuiltinProfile(value="none")
                 )
             )
             refs.append(detail.worker_ref)

@@ -33,10 +33,10 @@ from yoi_session_store.ids import SegmentId, SessionId, new_segment_id, new_sess
 from yoi_session_store.model import UserInput  # noqa: E402
 from yoi_session_store.plugins import open_session_store  # noqa: E402
 from yoi_worker_runtime import (  # noqa: E402
+    BuiltinProfile,
     CreateWorkerRequest,
     InvalidRequest,
     Runtime,
-    RuntimeDefaultProfile,
     RuntimeEvent,
     StoreIo,
     StoreSchemes,
@@ -53,8 +53,9 @@ HERE = Path(__file__).parent
 
 
 def task(name: str | None = None, objective: str = "review") -> CreateWorkerRequest:
+    """A Worker that records input only (what turns store is in test_turns.py)."""
     return CreateWorkerRequest(
-        name=name, intent=TaskIntent(objective=objective), profile=RuntimeDefaultProfile()
+        name=name, intent=TaskIntent(objective=objective), profile=BuiltinProfile(value="none")
     )
 
 

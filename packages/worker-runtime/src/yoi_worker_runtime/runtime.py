@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import ParamSpec, TypeAlias, TypeVar
+from typing import ParamSpec, TypeAlias, TypedDict, TypeVar
 
 import attrs
 
@@ -110,6 +110,18 @@ from yoi_worker_runtime.turns import StepFailedError, TurnEndedError, TurnLoop, 
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+class RuntimeOptions(TypedDict, total=False):
+    """The keyword options of :meth:`Runtime.open` besides its identity and persistence, as
+    the functions that open a Runtime on a store pass them through."""
+
+    limits: RuntimeLimits | None
+    config: RuntimeConfig | None
+    engine_providers: Mapping[str, EngineProvider] | None
+    tools: Mapping[str, Tool] | None
+    workspace_root: Path | None
+
 
 #: What a Runtime's listeners receive, in commit order: every event, and live text deltas.
 LiveMessage: TypeAlias = RuntimeEvent | TurnTextDelta

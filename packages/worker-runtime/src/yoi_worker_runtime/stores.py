@@ -6,9 +6,10 @@ It sits below the REST adapter, which opens its Runtime through it.
 
 from __future__ import annotations
 
+from typing import Unpack
+
 from yoi_worker_runtime.features import require_feature
-from yoi_worker_runtime.model import RuntimeLimits
-from yoi_worker_runtime.runtime import Runtime
+from yoi_worker_runtime.runtime import Runtime, RuntimeOptions
 
 
 def open_persistent_runtime(
@@ -16,15 +17,16 @@ def open_persistent_runtime(
     *,
     runtime_id: str | None = None,
     display_name: str | None = None,
-    limits: RuntimeLimits | None = None,
+    **options: Unpack[RuntimeOptions],
 ) -> Runtime:
     """Open a Runtime whose Workers persist as Pods and sessions (the ``fs-store`` feature).
 
     ``store_url`` names the yoi data store (``fs:``, ``fs:///abs/path``, ``memory://NAME``, ...;
     default: the stores' own default, ``fs:`` under the data dir). Forwards to
-    ``yoi_worker_runtime.store_backed.open_runtime`` with the same arguments.
+    ``yoi_worker_runtime.store_backed.open_runtime`` with the same arguments; ``options`` are
+    those of :meth:`Runtime.open` (limits, configuration, engines, tools, workspace root).
     """
     require_feature("fs-store")
     from yoi_worker_runtime.store_backed import open_runtime
 
-    return open_runtime(store_url, runtime_id=runtime_id, display_name=display_name, limits=limits)
+    return open_runtime(store_url, runtime_id=runtime_id, display_name=display_name, **options)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from typing import Unpack
 
 from yoi_pod_store.contract import PodStore
 from yoi_pod_store.errors import RuntimeAlreadyHosted, StoreUrlError
@@ -15,8 +16,8 @@ from yoi_session_store.plugins import default_store_url, open_session_store
 
 from yoi_worker_runtime.errors import InvalidRequest, InvalidWorkerId, RuntimeAlreadyOpen
 from yoi_worker_runtime.ids import new_runtime_id, validate_worker_name
-from yoi_worker_runtime.model import RuntimeLimits, StoreSchemes
-from yoi_worker_runtime.runtime import Runtime
+from yoi_worker_runtime.model import StoreSchemes
+from yoi_worker_runtime.runtime import Runtime, RuntimeOptions
 from yoi_worker_runtime.store_backed.errors import store_errors
 from yoi_worker_runtime.store_backed.persistence import StoreBackedPersistence
 from yoi_worker_runtime.store_backed.recovery import default_runtime_id
@@ -27,7 +28,7 @@ def open_runtime(
     *,
     runtime_id: str | None = None,
     display_name: str | None = None,
-    limits: RuntimeLimits | None = None,
+    **options: Unpack[RuntimeOptions],
 ) -> Runtime:
     """Open (or create) a Runtime kept in the yoi data store ``store_url`` names.
 
@@ -53,9 +54,9 @@ def open_runtime(
         sessions,
         runtime_id=runtime_id,
         display_name=display_name,
-        limits=limits,
         close_stores=True,
         stores=StoreSchemes(pod_store=_scheme(pods.url), session_store=_scheme(session_url)),
+        **options,
     )
 
 
@@ -65,9 +66,9 @@ def open_runtime_on(
     *,
     runtime_id: str | None = None,
     display_name: str | None = None,
-    limits: RuntimeLimits | None = None,
     close_stores: bool = False,
     stores: StoreSchemes | None = None,
+    **options: Unpack[RuntimeOptions],
 ) -> Runtime:
     """Like :func:`open_runtime`, on store objects the caller opened (e.g. two different URLs).
 
@@ -99,7 +100,7 @@ def open_runtime_on(
         pods, sessions, lease, close_stores=close_stores, stores=stores
     )
     return Runtime.open(
-        runtime_id=runtime_id, display_name=display_name, limits=limits, persistence=persistence
+        runtime_id=runtime_id, display_name=display_name, persistence=persistence, **options
     )
 
 

@@ -23,7 +23,7 @@ from yoi_worker_runtime.model import (
     WorkerRecord,
     WorkerRef,
 )
-from yoi_worker_runtime.persistence import RestoredRuntime, RestoredWorker
+from yoi_worker_runtime.persistence import RestoredRuntime, RestoredWorker, WorkerChange
 from yoi_worker_runtime.store_backed.errors import store_errors
 from yoi_worker_runtime.store_backed.recovery import StoreRecovery
 from yoi_worker_runtime.store_backed.writes import StoreWrites
@@ -85,10 +85,8 @@ class StoreBackedPersistence:
     ) -> None:
         self._writes.record_worker_restored(worker, event)
 
-    def record_input(
-        self, worker: WorkerRecord, entry: TranscriptEntry, event: RuntimeEvent
-    ) -> None:
-        self._writes.record_input(worker, entry, event)
+    def record_worker_change(self, change: WorkerChange) -> None:
+        self._writes.record_worker_change(change)
 
     def record_worker_status(self, worker: WorkerRecord, event: RuntimeEvent) -> None:
         self._writes.record_worker_status(worker, event)

@@ -44,10 +44,10 @@ from yoi_worker_runtime.errors import (
 from yoi_worker_runtime.model import (
     RuntimeEvent,
     RuntimeState,
-    TranscriptEntry,
     WorkerRecord,
     WorkerStatus,
 )
+from yoi_worker_runtime.persistence import WorkerChange
 from yoi_worker_runtime.store_backed import mapping
 from yoi_worker_runtime.store_backed.errors import store_errors, translate_error
 
@@ -219,18 +219,18 @@ class StoreWrites:
             self._commit([event], [mapping.worker_json(worker, with_definition=True)])
         self.workers[worker_id] = files
 
-    def record_input(
-        self, worker: WorkerRecord, entry: TranscriptEntry, event: RuntimeEvent
-    ) -> None:
+    def record_worker_change(self, change: WorkerChange) -> None:
         self.check_usable()
+        worker = change.worker
         worker_id = worker.ref.worker_id
         files = self._files(worker_id)
         count = files.count
         with self._change() as undo:
-            self._append(worker_id, files, mapping.input_entry(self.runtime_id, entry))
             undo.steps.append(lambda: self._truncate(worker_id, files, count))
-            self._commit([event], [mapping.worker_json(worker, with_definition=False)])
-        self._touch(worker_id, files, event.at)
+            for entry in mapping.change_entries(self.runtime_id, change):
+                self._append(worker_id, files, entry)
+            self._commit(change.events, [mapping.worker_json(worker, with_definition=False)])
+        self._touch(worker_id, files, change.events[-1].at)
 
     def record_worker_status(self, worker: WorkerRecord, event: RuntimeEvent) -> None:
         self.check_usable()
