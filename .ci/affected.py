@@ -15,14 +15,15 @@ other session (lint, typecheck, wheels, ...) covers the whole tree.
   selects every session.
 
 ``--all`` selects every session; ``--json`` prints a GitHub Actions matrix instead: a list of
-``{"session", "pyproject"}`` where ``pyproject`` is the file (or glob) that keys the session's
-dependency cache.
+``{"session", "cache-id", "pyproject"}``, where ``cache-id`` is the session name as a cache key
+allows it and ``pyproject`` the file (or glob) whose hash keys the session's dependency cache.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -44,6 +45,11 @@ class Session:
     package: str | None
     #: The package folders the session installs; None for a whole-tree session.
     installs: frozenset[str] | None
+
+    @property
+    def cache_id(self) -> str:
+        """The name without the characters a cache key may not hold (commas, brackets)."""
+        return re.sub(r"[^A-Za-z0-9._-]+", "-", self.name).strip("-")
 
     @property
     def pyproject(self) -> str:
@@ -131,7 +137,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     chosen = sessions if args.all else select(args.files, sessions, packages)
     if args.json:
-        print(json.dumps([{"session": s.name, "pyproject": s.pyproject} for s in chosen]))
+        matrix = [
+            {"session": s.name, "cache-id": s.cache_id, "pyproject": s.pyproject} for s in chosen
+        ]
+        print(json.dumps(matrix))
     else:
         for session in chosen:
             print(session.name)

@@ -156,9 +156,14 @@ def test_the_command_prints_one_session_per_line_or_a_matrix(
     entries = json.loads(matrix.stdout)
     assert {
         "session": "tests(session-store)",
+        "cache-id": "tests-session-store",
         "pyproject": "packages/session-store/pyproject.toml",
     } in entries
-    assert {"session": "lint", "pyproject": "packages/*/pyproject.toml"} in entries
+    assert {
+        "session": "lint",
+        "cache-id": "lint",
+        "pyproject": "packages/*/pyproject.toml",
+    } in entries
 
 
 def test_bad_arguments_fail_with_the_reason(tmp_path: Path) -> None:

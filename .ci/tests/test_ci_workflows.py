@@ -31,6 +31,8 @@ def test_every_listed_session_is_reachable(
     for session in sessions:
         change = session.pyproject.replace("*", next(iter(packages)))
         assert session in select([change], sessions, packages), session.name
+    # Each session keeps its own dependency cache.
+    assert len({session.cache_id for session in sessions}) == len(sessions)
 
 
 def test_the_matrix_is_the_plan_of_affected_sessions() -> None:
