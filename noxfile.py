@@ -35,6 +35,7 @@ LOCAL_DEPENDENCIES: dict[str, dict[str, list[str]]] = {
     "session-store": {"": []},
     "worker-runtime": {"": [], "fs-store": ["pod-store", "session-store"], "http-server": []},
     "yoi-cli": {"": ["pod-store", "session-store"], "runtime": ["worker-runtime"]},
+    "tools-workspace": {"": ["worker-runtime"]},
 }
 #: The extras ``yoi-cli[runtime]`` pulls in from worker-runtime.
 EXTRAS_OF_LOCAL = {("yoi-cli", "runtime"): {"worker-runtime": ["fs-store", "http-server"]}}
@@ -49,6 +50,7 @@ MATRIX: list[tuple[str, tuple[str, ...]]] = [
     ("worker-runtime", ("fs-store", "http-server")),
     ("yoi-cli", ()),
     ("yoi-cli", ("runtime",)),
+    ("tools-workspace", ()),
 ]
 
 
@@ -118,6 +120,7 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over every package's sources and tests."""
     _install_package(session, "yoi-cli", ("runtime",))
+    _install_package(session, "tools-workspace", ())
     session.install("mypy", *TEST_TOOLS, "schemathesis>=4", "httpx")
     for package in sorted(LOCAL_DEPENDENCIES):
         session.run(
@@ -156,6 +159,9 @@ def wheels(session: nox.Session) -> None:
     session.run("yoi", "--help")
     session.run("yoi", "plugins")
     session.run("python", "-c", "import yoi_worker_runtime, yoi_pod_store, yoi_session_store")
+    # The tools-workspace wheel registers its tools through its entry point.
+    tools = "from yoi_worker_runtime.tools import installed_tools as t; assert 'read_file' in t()"
+    session.run("python", "-c", tools)
 
 
 @nox.session
