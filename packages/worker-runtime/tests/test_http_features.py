@@ -38,11 +38,11 @@ def test_importing_the_server_without_the_extra_names_it() -> None:
 
 @pytest.mark.feature("http-server")
 def test_store_error_messages_lose_their_absolute_paths() -> None:
-    from yoi_worker_runtime.errors import StoreIo
-    from yoi_worker_runtime.http_server.errors import ApiError, sanitize
+    from yoi_worker_runtime.errors import StoreIo, hide_absolute_paths
+    from yoi_worker_runtime.http_server.errors import ApiError
 
     error = ApiError.from_runtime(StoreIo("cannot write /home/me/.yoi/pods/w1/metadata.json"))
     assert error.status == 500 and error.code == "store_io"
     assert error.message == "store I/O failed: cannot write <path>"
-    assert sanitize("pods/w1/metadata.json is torn") == "pods/w1/metadata.json is torn"
-    assert "/srv" not in sanitize("see '/srv/data/x' and C:\\data\\x")
+    assert hide_absolute_paths("pods/w1/metadata.json is torn") == "pods/w1/metadata.json is torn"
+    assert "/srv" not in hide_absolute_paths("see '/srv/data/x' and C:\\data\\x")

@@ -37,18 +37,6 @@ EventKind: TypeAlias = Literal[
     "worker_cancelled",
 ]
 
-#: Literal values, for validation and documentation.
-WORKER_STATUSES: tuple[WorkerStatus, ...] = ("running", "stopped", "cancelled")
-EVENT_KINDS: tuple[EventKind, ...] = (
-    "runtime_started",
-    "runtime_stopped",
-    "worker_created",
-    "worker_restored",
-    "worker_input_accepted",
-    "worker_stopped",
-    "worker_cancelled",
-)
-
 
 def _schema(
     description: str | None = None,
