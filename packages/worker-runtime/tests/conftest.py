@@ -9,11 +9,7 @@ from __future__ import annotations
 import os
 
 import pytest
-
-FEATURE_MODULES = {
-    "fs-store": ("yoi_pod_store", "yoi_session_store"),
-    "http-server": ("starlette", "uvicorn"),
-}
+from yoi_worker_runtime.features import FEATURE_MODULES
 
 
 def installed_features() -> set[str]:

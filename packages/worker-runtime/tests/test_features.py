@@ -1,4 +1,5 @@
-"""Optional features: the core imports none of them, and a missing one fails naming its extra."""
+"""Optional features: the core and the client import none of them, and a missing one fails naming
+its extra."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from yoi_worker_runtime import (
 HEAVY_MODULES = (
     "starlette",
     "uvicorn",
+    "anyio",
     "click",
     "yoi_pod_store",
     "yoi_session_store",
@@ -28,8 +30,9 @@ HEAVY_MODULES = (
 )
 
 
-def test_importing_the_core_loads_no_store_http_or_cli_module() -> None:
-    code = "import json, sys, yoi_worker_runtime; print(json.dumps(sorted(sys.modules)))"
+@pytest.mark.parametrize("module", ["yoi_worker_runtime", "yoi_worker_runtime.client"])
+def test_importing_the_core_or_the_client_loads_no_store_http_or_cli_module(module: str) -> None:
+    code = f"import json, sys, {module}; print(json.dumps(sorted(sys.modules)))"
     loaded = json.loads(
         subprocess.run(
             [sys.executable, "-c", code], capture_output=True, check=True, text=True

@@ -7,6 +7,17 @@ descriptions into StoreIo / StoreMissing / StoreCorrupt.
 
 from __future__ import annotations
 
+import re
+
+# An absolute POSIX path, or a Windows drive path, inside a message.
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.~-])(?:/[^\s'\"/:]+)+/?|\b[A-Za-z]:\\[^\s'\"]*")
+
+
+def hide_absolute_paths(message: str) -> str:
+    """``message`` with every absolute path replaced by ``<path>``: what a store library or the
+    operating system says may name where the data lives, and no error message does."""
+    return _ABSOLUTE_PATH.sub("<path>", message)
+
 
 class WorkerRuntimeError(Exception):
     """Base of every error the Runtime raises on purpose."""

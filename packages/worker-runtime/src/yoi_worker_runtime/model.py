@@ -50,24 +50,6 @@ EventKind: TypeAlias = Literal[
     "tool_finished",
 ]
 
-#: Literal values, for validation and documentation.
-WORKER_STATUSES: tuple[WorkerStatus, ...] = ("running", "stopped", "cancelled")
-EVENT_KINDS: tuple[EventKind, ...] = (
-    "runtime_started",
-    "runtime_stopped",
-    "worker_created",
-    "worker_restored",
-    "worker_input_accepted",
-    "worker_stopped",
-    "worker_cancelled",
-    "turn_started",
-    "turn_completed",
-    "turn_failed",
-    "turn_interrupted",
-    "tool_started",
-    "tool_finished",
-)
-
 
 def _schema(
     description: str | None = None,

@@ -11,9 +11,10 @@ from yoi_worker_runtime.features import require_feature
 
 require_feature("http-server")
 
-from yoi_worker_runtime.http_server.app import AppOptions, create_app  # noqa: E402
+from yoi_worker_runtime.http_server.app import create_app  # noqa: E402
 from yoi_worker_runtime.http_server.errors import HTTP_ERROR_CODES, STATUS_OF_CODE  # noqa: E402
 from yoi_worker_runtime.http_server.openapi import openapi_document  # noqa: E402
+from yoi_worker_runtime.http_server.options import AppOptions  # noqa: E402
 from yoi_worker_runtime.http_server.serve import (  # noqa: E402
     MEMORY_STORE,
     ServeConfig,

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
-
-from yoi_worker_runtime.errors import ERROR_CODES, WorkerRuntimeError
+from yoi_worker_runtime.errors import ERROR_CODES, WorkerRuntimeError, hide_absolute_paths
 
 #: Error codes the adapter itself produces (transport problems, not Runtime outcomes).
 HTTP_ERROR_CODES: tuple[str, ...] = (
@@ -56,18 +54,6 @@ assert set(ERROR_CODES) <= set(STATUS_OF_CODE), "every Runtime error code needs 
 
 UNAUTHORIZED_MESSAGE = "missing or invalid local Runtime bearer token"
 
-# An absolute POSIX path, or a Windows drive path, inside a message.
-_ABSOLUTE_PATH = re.compile(r"(?<![\w.~-])(?:/[^\s'\"/:]+)+/?|\b[A-Za-z]:\\[^\s'\"]*")
-
-
-def sanitize(message: str) -> str:
-    """``message`` with every absolute path replaced by ``<path>``.
-
-    The Runtime's store errors are store-relative already; this is the adapter's own guarantee
-    that no error body discloses where the data lives, whatever a persistence put in a message.
-    """
-    return _ABSOLUTE_PATH.sub("<path>", message)
-
 
 class ApiError(Exception):
     """A typed REST error: ``code`` decides the status, ``message`` is shown as is."""
@@ -84,7 +70,9 @@ class ApiError(Exception):
         code = error.code if error.code in STATUS_OF_CODE else "internal_error"
         message = error.message
         if STATUS_OF_CODE[code] >= 500:
-            message = sanitize(message)
+            # The Runtime's store errors are store-relative already; this is the adapter's own
+            # guarantee, whatever a persistence put in a message.
+            message = hide_absolute_paths(message)
         return cls(code, message)
 
     def body(self) -> dict[str, dict[str, str]]:

@@ -26,12 +26,12 @@ from urllib.parse import quote
 import attrs
 import uvicorn
 
-from yoi_worker_runtime.http_server.app import (
+from yoi_worker_runtime.http_server.app import create_app
+from yoi_worker_runtime.http_server.options import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_EVENT_WAIT,
     AppOptions,
     ShutdownFlag,
-    create_app,
 )
 from yoi_worker_runtime.model import RuntimeLimits
 from yoi_worker_runtime.runtime import Runtime

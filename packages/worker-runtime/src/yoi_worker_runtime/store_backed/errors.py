@@ -7,7 +7,6 @@ Runtime promises StoreIo / StoreMissing / StoreCorrupt with store-relative detai
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Iterator
 
 from yoi_pod_store.errors import (
@@ -28,15 +27,8 @@ from yoi_worker_runtime.errors import (
     StoreMissing,
     WorkerConflict,
     WorkerRuntimeError,
+    hide_absolute_paths,
 )
-
-# An absolute POSIX path inside a message.
-_ABSOLUTE_PATH = re.compile(r"(?<![\w.~-])(?:/[^\s'\"/:]+)+/?")
-
-
-def scrub(message: str) -> str:
-    """``message`` without absolute paths (each becomes ``<path>``)."""
-    return _ABSOLUTE_PATH.sub("<path>", message)
 
 
 def translate_error(exc: BaseException, what: str) -> WorkerRuntimeError | None:
@@ -45,18 +37,16 @@ def translate_error(exc: BaseException, what: str) -> WorkerRuntimeError | None:
         return exc
     if isinstance(exc, PodHostedElsewhere):
         return WorkerConflict(exc.name, f"is hosted by runtime {exc.runtime_id} ({exc.reason})")
-    if isinstance(exc, CorruptRecord):
-        return StoreCorrupt(f"{what}: {scrub(str(exc))}")
-    if isinstance(exc, UnsafeStoreLayout):
-        return StoreCorrupt(f"{what}: {scrub(str(exc))}")
+    if isinstance(exc, CorruptRecord | UnsafeStoreLayout):
+        return StoreCorrupt(f"{what}: {hide_absolute_paths(str(exc))}")
     if isinstance(exc, SegmentNotFoundError):
         return StoreMissing(f"{what}: {exc}")
     if isinstance(exc, CorruptSegmentError):
         return StoreCorrupt(
-            f"{what}: line {exc.line} (byte offset {exc.offset}): {scrub(exc.reason)}"
+            f"{what}: line {exc.line} (byte offset {exc.offset}): {hide_absolute_paths(exc.reason)}"
         )
     if isinstance(exc, PodStoreError | SessionStoreError):
-        return StoreIo(f"{what}: {scrub(str(exc))}")
+        return StoreIo(f"{what}: {hide_absolute_paths(str(exc))}")
     if isinstance(exc, OSError):
         return StoreIo(f"{what}: {exc.strerror or type(exc).__name__}")
     return None

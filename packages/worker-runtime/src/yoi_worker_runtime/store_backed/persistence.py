@@ -1,35 +1,26 @@
 """StoreBackedPersistence: a Runtime kept in a Pod store and a session store, of any backend.
 
 It is the core's :class:`~yoi_worker_runtime.persistence.RuntimePersistence` written against the
-two store contracts only. Changes go through :mod:`.writes` (one append commits a change);
-loading and restoring by name go through :mod:`.recovery` (the log is the truth, and a reopen
-repairs what a crash left half done). :mod:`.mapping` says which entries and records are written.
+two store contracts only: its changes (the ``record_*`` calls) are :mod:`.writes`' (one append
+commits a change), loading and restoring by name are :mod:`.recovery`'s (the log is the truth,
+and a reopen repairs what a crash left half done). :mod:`.mapping` says what is written.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
 
 from yoi_pod_store.contract import HostingLease, PodStore
 from yoi_session_store.contract import SessionStore
 
-from yoi_worker_runtime.model import (
-    Backend,
-    RuntimeEvent,
-    RuntimeState,
-    StoreSchemes,
-    TranscriptEntry,
-    WorkerRecord,
-    WorkerRef,
-)
-from yoi_worker_runtime.persistence import RestoredRuntime, RestoredWorker, WorkerChange
+from yoi_worker_runtime.model import Backend, StoreSchemes, WorkerRef
+from yoi_worker_runtime.persistence import RestoredRuntime, RestoredWorker
 from yoi_worker_runtime.store_backed.errors import store_errors
 from yoi_worker_runtime.store_backed.recovery import StoreRecovery
 from yoi_worker_runtime.store_backed.writes import StoreWrites
 
 
-class StoreBackedPersistence:
+class StoreBackedPersistence(StoreWrites):
     """A :class:`~yoi_worker_runtime.persistence.RuntimePersistence` on the two store contracts.
 
     ``lease`` must be the open hosting lease of the Runtime's id (``pods.host(runtime_id)``): it
@@ -47,14 +38,11 @@ class StoreBackedPersistence:
         close_stores: bool = False,
         stores: StoreSchemes | None = None,
     ) -> None:
-        self._pods = pods
-        self._sessions = sessions
-        self._lease = lease
+        super().__init__(pods, sessions, lease)
+        self._recovery = StoreRecovery(pods, sessions, self)
         self._close_stores = close_stores
         self._stores = stores
         self._closed = False
-        self._writes = StoreWrites(pods, sessions, lease)
-        self._recovery = StoreRecovery(pods, sessions, self._writes)
 
     @property
     def backend(self) -> Backend:
@@ -64,54 +52,25 @@ class StoreBackedPersistence:
     def stores(self) -> StoreSchemes | None:
         return self._stores
 
-    @property
-    def runtime_id(self) -> str:
-        return self._lease.runtime_id
-
     def load(self) -> RestoredRuntime | None:
         return self._recovery.load()
 
     def claim_worker(self, ref: WorkerRef) -> RestoredWorker | None:
         return self._recovery.claim_worker(ref)
 
-    def record_runtime_started(self, runtime: RuntimeState, event: RuntimeEvent) -> None:
-        self._writes.record_runtime_started(runtime, event)
-
-    def record_worker_created(self, worker: WorkerRecord, event: RuntimeEvent) -> None:
-        self._writes.record_worker_created(worker, event)
-
-    def record_worker_restored(
-        self, worker: WorkerRecord, transcript: Sequence[TranscriptEntry], event: RuntimeEvent
-    ) -> None:
-        self._writes.record_worker_restored(worker, event)
-
-    def record_worker_change(self, change: WorkerChange) -> None:
-        self._writes.record_worker_change(change)
-
-    def record_worker_status(self, worker: WorkerRecord, event: RuntimeEvent) -> None:
-        self._writes.record_worker_status(worker, event)
-
-    def record_runtime_stopped(
-        self,
-        runtime: RuntimeState,
-        workers: Sequence[WorkerRecord],
-        events: Sequence[RuntimeEvent],
-    ) -> None:
-        self._writes.record_runtime_stopped(runtime, workers, events)
-
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
         try:
-            self._writes.write_pending_activity()
+            self.write_pending_activity()
         finally:
             try:
                 with store_errors(f"hosting lease of runtime {self.runtime_id}"):
-                    self._lease.close()
+                    self.lease.close()
             finally:
                 if self._close_stores:
                     with contextlib.suppress(Exception):
-                        self._sessions.close()
+                        self.sessions.close()
                     with contextlib.suppress(Exception):
-                        self._pods.close()
+                        self.pods.close()

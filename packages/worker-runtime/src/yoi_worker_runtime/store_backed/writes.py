@@ -44,6 +44,7 @@ from yoi_worker_runtime.errors import (
 from yoi_worker_runtime.model import (
     RuntimeEvent,
     RuntimeState,
+    TranscriptEntry,
     WorkerRecord,
     WorkerStatus,
 )
@@ -96,7 +97,9 @@ def with_status(record: PodRecord, status: WorkerStatus, at: str | None) -> PodR
 
 
 class StoreWrites:
-    """The changes of one Runtime, written through its hosting lease, and where they go."""
+    """The changes of one Runtime (the ``record_*`` calls of the persistence seam), written
+    through its hosting lease, and the bookkeeping of where they go, which recovery fills in
+    when a stored Runtime is loaded."""
 
     def __init__(self, pods: PodStore, sessions: SessionStore, lease: HostingLease) -> None:
         self.pods = pods
@@ -184,7 +187,10 @@ class StoreWrites:
             session, segment, 1, activity_written=time.monotonic()
         )
 
-    def record_worker_restored(self, worker: WorkerRecord, event: RuntimeEvent) -> None:
+    def record_worker_restored(
+        self, worker: WorkerRecord, transcript: Sequence[TranscriptEntry], event: RuntimeEvent
+    ) -> None:
+        """``transcript`` is in the Worker's session already (the claim found it there)."""
         self.check_usable()
         worker_id = worker.ref.worker_id
         claim = self.claims.pop(worker_id, None)

@@ -1,0 +1,195 @@
+"""What each endpoint does: call one Runtime method and return the model to answer with.
+
+By the time a handler runs, the app has checked the request as :mod:`.routes` declares it (the
+Host, the token, the query, the Worker id, the body), and it renders what the handler returns.
+What a Worker is and how it behaves lives in the Runtime alone.
+
+Store I/O never runs on the event loop. Mutations write through the Runtime's persistence, so
+they run in a worker thread. Reads run inline: the Runtime serves them from memory under a lock
+held only for short, I/O-free sections (never behind a store write), so they cannot block the
+loop, and a thread hop would cost more than the read itself. With the ``memory`` backend
+nothing touches a store at all, and mutations run inline too. Long-poll waits always get a
+thread of their own pool.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any, TypeVar
+
+import anyio
+import anyio.to_thread
+import attrs
+
+from yoi_worker_runtime.http_server.errors import ApiError
+from yoi_worker_runtime.http_server.options import AppOptions, ShutdownFlag
+from yoi_worker_runtime.model import (
+    EventBatch,
+    EventCursor,
+    RuntimeDiagnostic,
+    RuntimeLifecycleAck,
+    RuntimeSummary,
+    TranscriptProjection,
+    WorkerDetail,
+    WorkerInteractionAck,
+    WorkerLifecycleAck,
+    WorkerRef,
+    WorkerSummary,
+)
+from yoi_worker_runtime.runtime import Runtime
+
+T = TypeVar("T")
+
+#: A long-poll waits in slices this long, so a shutdown never waits for a full ``wait``.
+_WAIT_SLICE = 0.25
+_EVENT_ID = re.compile(r"[0-9]+")
+
+
+class Service:
+    """The Runtime behind the API, and how calls into it are run."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        options: AppOptions,
+        shutdown: ShutdownFlag,
+        openapi: dict[str, Any],
+    ) -> None:
+        self.runtime = runtime
+        self.options = options
+        self.shutdown = shutdown
+        #: The OpenAPI document this server answers with.
+        self.openapi = openapi
+        self._wait_limiter: anyio.CapacityLimiter | None = None
+        self._inline_mutations = runtime.backend == "memory"
+
+    async def mutate(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a Runtime mutation in a worker thread: store I/O never blocks the event loop."""
+        if self._inline_mutations:
+            return function(*args, **kwargs)
+        return await anyio.to_thread.run_sync(partial(function, *args, **kwargs))
+
+    async def long_poll(self, cursor: EventCursor, limit: int | None, wait: float) -> EventBatch:
+        """``Runtime.wait_for_events`` in a worker thread of its own pool, in short slices, so
+        that a graceful shutdown answers waiting clients at once instead of after ``wait``."""
+        if self._wait_limiter is None:
+            self._wait_limiter = anyio.CapacityLimiter(self.options.max_event_waiters)
+        deadline = time.monotonic() + wait
+        while True:
+            remaining = deadline - time.monotonic()
+            step = max(0.0, min(remaining, _WAIT_SLICE))
+            batch = await anyio.to_thread.run_sync(
+                partial(self.runtime.wait_for_events, cursor, step, limit),
+                limiter=self._wait_limiter,
+            )
+            if batch.events or remaining <= _WAIT_SLICE or self.shutdown.is_set():
+                return batch
+            if self.runtime.status == "stopped" or self.runtime.closed:
+                return batch
+
+
+@attrs.frozen(kw_only=True)
+class Call:
+    """One request, checked and parsed as its endpoint declares."""
+
+    service: Service
+    #: Every declared query parameter: its parsed value, its default, or None.
+    query: dict[str, Any]
+    #: The Worker the path names (endpoints under ``/v1/workers/{worker_id}``).
+    worker_ref: WorkerRef | None
+    #: The body as the endpoint's model; None when it declares none or an optional one is empty.
+    body: Any
+
+    @property
+    def runtime(self) -> Runtime:
+        return self.service.runtime
+
+    @property
+    def ref(self) -> WorkerRef:
+        assert self.worker_ref is not None, "the endpoint's path names no Worker"
+        return self.worker_ref
+
+
+async def health(call: Call) -> dict[str, str]:
+    return {"status": "ok"}
+
+
+async def openapi(call: Call) -> dict[str, Any]:
+    return call.service.openapi
+
+
+async def runtime_summary(call: Call) -> RuntimeSummary:
+    return call.runtime.summary()
+
+
+async def stop_runtime(call: Call) -> RuntimeLifecycleAck:
+    return await call.service.mutate(call.runtime.stop_runtime)
+
+
+async def diagnostics(call: Call) -> list[RuntimeDiagnostic]:
+    return call.runtime.diagnostics()
+
+
+async def list_workers(call: Call) -> list[WorkerSummary]:
+    return call.runtime.list_workers()
+
+
+async def create_worker(call: Call) -> WorkerDetail:
+    return await call.service.mutate(call.runtime.create_worker, call.body)
+
+
+async def worker_detail(call: Call) -> WorkerDetail:
+    return call.runtime.worker_detail(call.ref)
+
+
+async def send_input(call: Call) -> WorkerInteractionAck:
+    return await call.service.mutate(call.runtime.send_input, call.ref, call.body)
+
+
+async def stop_worker(call: Call) -> WorkerLifecycleAck:
+    return await _finish(call, call.runtime.stop_worker)
+
+
+async def cancel_worker(call: Call) -> WorkerLifecycleAck:
+    return await _finish(call, call.runtime.cancel_worker)
+
+
+async def _finish(
+    call: Call, operation: Callable[[WorkerRef, str | None], WorkerLifecycleAck]
+) -> WorkerLifecycleAck:
+    reason = call.body.reason if call.body is not None else None
+    return await call.service.mutate(operation, call.ref, reason)
+
+
+async def transcript(call: Call) -> TranscriptProjection:
+    query = call.query
+    return call.runtime.transcript_projection(call.ref, start=query["start"], limit=query["limit"])
+
+
+async def events(call: Call) -> EventBatch:
+    runtime = call.runtime
+    cursor_text, runtime_id = call.query["cursor"], call.query["runtime_id"]
+    limit, wait = call.query["limit"], call.query["wait"]
+    if cursor_text == "start":
+        cursor = runtime.event_cursor_from_start()
+    elif cursor_text == "now":
+        cursor = runtime.event_cursor_now()
+    elif _EVENT_ID.fullmatch(cursor_text):
+        cursor = EventCursor(
+            runtime_id=runtime_id if runtime_id is not None else runtime.runtime_id,
+            next_event_id=int(cursor_text),
+        )
+    else:
+        raise ApiError(
+            "invalid_query",
+            f"cursor must be 'start', 'now' or an event id, got {cursor_text!r}",
+        )
+    if runtime_id is not None and cursor_text in ("start", "now"):
+        cursor = attrs.evolve(cursor, runtime_id=runtime_id)
+    batch = runtime.read_events(cursor, limit)
+    if batch.events or wait == 0:
+        return batch
+    return await call.service.long_poll(cursor, limit, wait)

@@ -1,0 +1,263 @@
+"""The REST API, each endpoint declared once.
+
+:data:`ENDPOINTS` says, for every method and path, which handler answers, what it reads (query
+parameters, a Worker id in the path, a body model) and what it answers (status, body key and
+model, error statuses), whether it needs the token, and how the document describes it. The app
+(:mod:`.app`) routes and checks requests by this table, and the OpenAPI document
+(:mod:`.openapi`) is generated from it, so the two cannot disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import attrs
+
+from yoi_worker_runtime.http_server import handlers
+from yoi_worker_runtime.http_server.handlers import Call
+from yoi_worker_runtime.http_server.options import AppOptions
+from yoi_worker_runtime.model import (
+    CreateWorkerRequest,
+    EventBatch,
+    LifecycleRequest,
+    RuntimeDiagnostic,
+    RuntimeLifecycleAck,
+    RuntimeLimits,
+    RuntimeSummary,
+    TranscriptProjection,
+    WorkerDetail,
+    WorkerInput,
+    WorkerInteractionAck,
+    WorkerLifecycleAck,
+    WorkerSummary,
+)
+from yoi_worker_runtime.schema import COMPONENTS_PREFIX
+
+#: The path parameter that names a Worker; the app checks it with the Worker name rule.
+WORKER_ID = "{worker_id}"
+
+
+def ref(model: type[Any] | str) -> dict[str, str]:
+    """A reference to a component schema (a model class or a component's name)."""
+    name = model if isinstance(model, str) else model.__name__
+    return {"$ref": COMPONENTS_PREFIX + name}
+
+
+def array_of(model: type[Any]) -> dict[str, Any]:
+    return {"type": "array", "items": ref(model)}
+
+
+@attrs.frozen(kw_only=True)
+class Query:
+    """A query parameter. The app parses it by its schema: an ``integer`` as a whole number
+    (``minimum`` is named in the error), a ``number`` as seconds up to ``maximum`` (checked
+    here), a ``string`` as is; an absent one is the schema's ``default``, else None."""
+
+    name: str
+    description: str
+    schema: dict[str, Any]
+    #: The configured maximum, filled into the document. The app enforces it for a number; an
+    #: integer over it reaches the Runtime, which answers ``limit_too_large``.
+    maximum: Callable[[RuntimeLimits, AppOptions], float] | None = None
+
+
+@attrs.frozen
+class Reply:
+    """The success answer: ``{key: value}``, or the value itself when ``key`` is None.
+    ``schema`` describes the value."""
+
+    status: int
+    description: str
+    schema: dict[str, Any]
+    key: str | None = None
+
+
+@attrs.frozen
+class Endpoint:
+    method: str
+    path: str
+    handler: Callable[[Call], Awaitable[Any]]
+    operation_id: str = attrs.field(kw_only=True)
+    summary: str = attrs.field(kw_only=True)
+    reply: Reply = attrs.field(kw_only=True)
+    #: Error statuses besides those every endpoint can answer (400, 500; 401 with a token;
+    #: 413 and 415 with a body).
+    errors: tuple[int, ...] = attrs.field(default=(), kw_only=True)
+    query: tuple[Query, ...] = attrs.field(default=(), kw_only=True)
+    body: type[Any] | None = attrs.field(default=None, kw_only=True)
+    body_required: bool = attrs.field(default=True, kw_only=True)
+    #: Answered without the bearer token.
+    public: bool = attrs.field(default=False, kw_only=True)
+    #: The ``Location`` header of the answer, from the handler's value.
+    location: Callable[[Any], str] | None = attrs.field(default=None, kw_only=True)
+
+    @property
+    def names_worker(self) -> bool:
+        return WORKER_ID in self.path
+
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint(
+        "GET",
+        "/v1/health",
+        handlers.health,
+        operation_id="health",
+        summary="Readiness check (no token needed)",
+        reply=Reply(200, "The server is serving", ref("HealthBody")),
+        public=True,
+    ),
+    Endpoint(
+        "GET",
+        "/v1/openapi.json",
+        handlers.openapi,
+        operation_id="openapi",
+        summary="This document (no token needed)",
+        reply=Reply(200, "The OpenAPI document", {"type": "object"}),
+        public=True,
+    ),
+    Endpoint(
+        "GET",
+        "/v1/runtime",
+        handlers.runtime_summary,
+        operation_id="getRuntime",
+        summary="The Runtime's summary",
+        reply=Reply(200, "Summary", ref(RuntimeSummary), key="runtime"),
+    ),
+    Endpoint(
+        "POST",
+        "/v1/runtime/stop",
+        handlers.stop_runtime,
+        operation_id="stopRuntime",
+        summary="Stop every running Worker, then the Runtime; reads keep working",
+        reply=Reply(200, "Stopped", ref(RuntimeLifecycleAck), key="ack"),
+        errors=(409,),
+        body=LifecycleRequest,
+        body_required=False,
+    ),
+    Endpoint(
+        "GET",
+        "/v1/diagnostics",
+        handlers.diagnostics,
+        operation_id="getDiagnostics",
+        summary="The Runtime's diagnostics",
+        reply=Reply(200, "Diagnostics", array_of(RuntimeDiagnostic), key="diagnostics"),
+    ),
+    Endpoint(
+        "GET",
+        "/v1/events",
+        handlers.events,
+        operation_id="getEvents",
+        summary="Events from a cursor on, optionally waiting for the next one (long-poll)",
+        reply=Reply(200, "A batch of events", ref(EventBatch), key="batch"),
+        query=(
+            Query(
+                name="cursor",
+                description="'start' (event 1), 'now' (only later events) or the id of the "
+                "next event to read (a batch's cursor.next_event_id)",
+                schema={"type": "string", "pattern": "^(start|now|[0-9]+)$", "default": "start"},
+            ),
+            Query(
+                name="runtime_id",
+                description="The cursor's Runtime (a batch's cursor.runtime_id); another "
+                "Runtime's cursor is refused with wrong_runtime_cursor",
+                schema={"type": "string"},
+            ),
+            Query(
+                name="limit",
+                description="Batch size; default and maximum: the configured maximum",
+                schema={"type": "integer", "minimum": 1},
+                maximum=lambda limits, _: limits.max_event_batch_items,
+            ),
+            Query(
+                name="wait",
+                description="Seconds to wait for an event when there is none yet (long-poll); "
+                "the answer comes as soon as one arrives",
+                schema={"type": "number", "minimum": 0, "default": 0},
+                maximum=lambda _, options: options.max_event_wait,
+            ),
+        ),
+    ),
+    Endpoint(
+        "GET",
+        "/v1/workers",
+        handlers.list_workers,
+        operation_id="listWorkers",
+        summary="Every Worker, ordered by id",
+        reply=Reply(200, "Workers", array_of(WorkerSummary), key="workers"),
+    ),
+    Endpoint(
+        "POST",
+        "/v1/workers",
+        handlers.create_worker,
+        operation_id="createWorker",
+        summary="Create a Worker (or restore the one a persistent store kept under its name)",
+        reply=Reply(201, "Created", ref(WorkerDetail), key="worker"),
+        errors=(409,),
+        body=CreateWorkerRequest,
+        location=lambda worker: f"/v1/workers/{worker.worker_id}",
+    ),
+    Endpoint(
+        "GET",
+        "/v1/workers/{worker_id}",
+        handlers.worker_detail,
+        operation_id="getWorker",
+        summary="One Worker in detail",
+        reply=Reply(200, "The Worker", ref(WorkerDetail), key="worker"),
+        errors=(404,),
+    ),
+    Endpoint(
+        "POST",
+        "/v1/workers/{worker_id}/input",
+        handlers.send_input,
+        operation_id="sendInput",
+        summary="Append user or system input to a running Worker's transcript",
+        reply=Reply(200, "Accepted", ref(WorkerInteractionAck), key="ack"),
+        errors=(404, 409),
+        body=WorkerInput,
+    ),
+    Endpoint(
+        "POST",
+        "/v1/workers/{worker_id}/stop",
+        handlers.stop_worker,
+        operation_id="stopWorker",
+        summary="Stop a Worker (a second stop or cancel changes nothing)",
+        reply=Reply(200, "Stopped", ref(WorkerLifecycleAck), key="ack"),
+        errors=(404, 409),
+        body=LifecycleRequest,
+        body_required=False,
+    ),
+    Endpoint(
+        "POST",
+        "/v1/workers/{worker_id}/cancel",
+        handlers.cancel_worker,
+        operation_id="cancelWorker",
+        summary="Cancel a Worker (a second stop or cancel changes nothing)",
+        reply=Reply(200, "Cancelled", ref(WorkerLifecycleAck), key="ack"),
+        errors=(404, 409),
+        body=LifecycleRequest,
+        body_required=False,
+    ),
+    Endpoint(
+        "GET",
+        "/v1/workers/{worker_id}/transcript",
+        handlers.transcript,
+        operation_id="getTranscript",
+        summary="One page of a Worker's transcript",
+        reply=Reply(200, "A page", ref(TranscriptProjection), key="transcript"),
+        errors=(404,),
+        query=(
+            Query(
+                name="start",
+                description="0-based index of the first entry",
+                schema={"type": "integer", "minimum": 0, "default": 0},
+            ),
+            Query(
+                name="limit",
+                description="Page size; default and maximum: the configured maximum",
+                schema={"type": "integer", "minimum": 1},
+                maximum=lambda limits, _: limits.max_transcript_projection_items,
+            ),
+        ),
+    ),
+)
