@@ -30,8 +30,16 @@ TOKEN = "s3cret-token-for-tests"
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ServerProcess]:
+    # The reference's API round trips: Workers that record input (turns: test_http_turns.py).
     with running_server(
-        "--store", "memory", "--runtime-id", "rt-api", "--max-body-bytes", "4096"
+        "--store",
+        "memory",
+        "--runtime-id",
+        "rt-api",
+        "--max-body-bytes",
+        "4096",
+        "--default-profile",
+        "none",
     ) as running:
         yield running
 
@@ -111,7 +119,14 @@ def test_create_answers_201_with_location_and_the_reference_shapes(server: Serve
     assert worker["intent"] == {"kind": "task", "objective": "review"}
     ack = post_json(server.url, "/v1/workers/shapes/input", {"kind": "user", "content": "hi"})
     assert ack.status == 200
-    assert set(ack.body["ack"]) == {"worker_ref", "status", "transcript_sequence", "event_id"}
+    assert set(ack.body["ack"]) == {
+        "worker_ref",
+        "status",
+        "transcript_sequence",
+        "event_id",
+        "turn_id",
+        "turn_phase",
+    }
     page = raw(server.url, "GET", "/v1/workers/shapes/transcript?start=0&limit=5").body
     assert set(page["transcript"]) == {
         "worker_ref",

@@ -71,7 +71,8 @@ def test_sigterm_waits_for_a_request_whose_body_is_still_arriving() -> None:
 def test_32_clients_for_5_seconds_lose_no_input(store: str, tmp_path: Path) -> None:
     env = {"YOI_RUNTIME_DIR": str(tmp_path / "run")}
     store_url = "memory" if store == "memory" else f"fs://{tmp_path / 'data'}"
-    args = ("--store", store_url, "--runtime-id", "rt-load")
+    # Record-only Workers: this measures the write path of input (turns have their own tests).
+    args = ("--store", store_url, "--runtime-id", "rt-load", "--default-profile", "none")
     sent: dict[str, list[str]] = {}
     with running_server(*args, env=env) as server:
         errors: list[str] = []
@@ -126,7 +127,7 @@ def _assert_holds(server: ServerProcess, sent: dict[str, list[str]]) -> None:
 def test_a_restart_on_the_same_data_dir_keeps_workers_and_transcripts(tmp_path: Path) -> None:
     store = f"fs://{tmp_path / 'data'}"
     env = {"YOI_RUNTIME_DIR": str(tmp_path / "run")}
-    args = ("--store", store, "--runtime-id", "rt-restart")
+    args = ("--store", store, "--runtime-id", "rt-restart", "--default-profile", "none")
     with running_server(*args, env=env) as first, first.client() as client:
         client.create_worker(
             CreateWorkerRequest(

@@ -26,9 +26,12 @@ import json
 import os
 import socket
 import time
+from collections.abc import Iterator
 from types import TracebackType
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeAlias, TypeVar
 from urllib.parse import quote, unquote, urlencode, urlsplit
+
+import attrs
 
 from yoi_worker_runtime import errors
 from yoi_worker_runtime.codec import from_json, to_json
@@ -38,11 +41,17 @@ from yoi_worker_runtime.model import (
     EventBatch,
     EventCursor,
     InputKind,
+    InterruptRequest,
     LifecycleRequest,
+    OnBusy,
     RuntimeDiagnostic,
+    RuntimeEvent,
     RuntimeLifecycleAck,
     RuntimeSummary,
     TranscriptProjection,
+    TurnDetail,
+    TurnInterruptAck,
+    TurnTextDelta,
     WorkerDetail,
     WorkerInput,
     WorkerInteractionAck,
@@ -55,6 +64,12 @@ T = TypeVar("T")
 #: Environment variables the ``yoi worker`` commands (and :meth:`RuntimeClient.from_env`) read.
 URL_ENV = "YOI_RUNTIME_URL"
 TOKEN_ENV = "YOI_RUNTIME_TOKEN"  # noqa: S105 - a variable name, not a secret
+
+#: A turn wait is asked for in slices no longer than this (below any server's maximum wait).
+_TURN_WAIT_SLICE = 25.0
+#: A broken stream is retried after this many seconds, doubling up to the maximum.
+_BACKOFF_FIRST = 0.1
+_BACKOFF_MAX = 5.0
 
 #: A kept-alive connection idle for longer than this is replaced before use: the server closes
 #: idle connections after 5 seconds, and a request must never race that close.
@@ -73,6 +88,11 @@ _CORE_ERRORS: dict[str, type[WorkerRuntimeError]] = {
         errors.InvalidRequest,
         errors.InvalidWorkerId,
         errors.WorkerNotRunning,
+        errors.WorkerBusy,
+        errors.UnknownProfile,
+        errors.UnknownTool,
+        errors.ToolNotAllowed,
+        errors.TurnNotFound,
         errors.StoreIo,
         errors.StoreMissing,
         errors.StoreCorrupt,
@@ -277,10 +297,17 @@ class RuntimeClient:
         return self._get(WorkerDetail, "worker", f"/v1/workers/{_segment(worker_id)}")
 
     def send_input(
-        self, worker_id: str, content: str | WorkerInput, *, kind: InputKind = "user"
+        self,
+        worker_id: str,
+        content: str | WorkerInput,
+        *,
+        kind: InputKind = "user",
+        on_busy: OnBusy | None = None,
     ) -> WorkerInteractionAck:
         worker_input = (
-            content if isinstance(content, WorkerInput) else WorkerInput(kind=kind, content=content)
+            content
+            if isinstance(content, WorkerInput)
+            else WorkerInput(kind=kind, content=content, on_busy=on_busy)
         )
         answer = self.request(
             "POST", f"/v1/workers/{_segment(worker_id)}/input", to_json(worker_input)
@@ -297,6 +324,93 @@ class RuntimeClient:
         body = to_json(LifecycleRequest(reason=reason))
         answer = self.request("POST", f"/v1/workers/{_segment(worker_id)}/{action}", body)
         return from_json(WorkerLifecycleAck, answer["ack"])
+
+    def interrupt_turn(self, worker_id: str, *, drop_queued: bool = False) -> TurnInterruptAck:
+        """End the Worker's running turn as interrupted (the Worker keeps running)."""
+        body = to_json(InterruptRequest(drop_queued=drop_queued))
+        answer = self.request("POST", f"/v1/workers/{_segment(worker_id)}/interrupt", body)
+        return from_json(TurnInterruptAck, answer["ack"])
+
+    def turn(self, worker_id: str, turn_id: str, *, wait: float = 0.0) -> TurnDetail:
+        """A turn of the Worker; with ``wait`` the server holds the request (at most its
+        ``--max-event-wait``) until the turn ends."""
+        path = f"/v1/workers/{_segment(worker_id)}/turns/{_segment(turn_id)}"
+        query = {"wait": repr(float(wait))} if wait else None
+        return self._get(TurnDetail, "turn", path, query=query, extra_timeout=wait)
+
+    def wait_for_turn(self, worker_id: str, turn_id: str, timeout: float) -> TurnDetail:
+        """The turn once it has ended, or as it is when ``timeout`` seconds have passed."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            turn = self.turn(worker_id, turn_id, wait=max(0.0, min(remaining, _TURN_WAIT_SLICE)))
+            if turn.phase not in ("queued", "running") or remaining <= 0:
+                return turn
+
+    def stream_events(
+        self, after: int | Literal["now"] | None = None, *, reconnect: bool = True
+    ) -> Iterator[StreamMessage]:
+        """Every event and text delta of the Runtime as it happens (``GET /v1/events/stream``),
+        after event ``after`` (default: from now). See :meth:`stream_worker`."""
+        return self._stream("/v1/events/stream", after, reconnect)
+
+    def stream_worker(
+        self,
+        worker_id: str,
+        after: int | Literal["now"] | None = None,
+        *,
+        reconnect: bool = True,
+    ) -> Iterator[StreamMessage]:
+        """One Worker's events and text deltas as they happen. Yields RuntimeEvent and
+        TurnTextDelta objects, and StreamNote for the server's notes (``deltas_dropped``,
+        ``lagged``, ``shutdown``). When the connection drops, the server lags or restarts,
+        it reconnects on its own (with backoff) from the last event it yielded, so no durable
+        event is missed or repeated; deltas sent while it was away are lost by design."""
+        return self._stream(f"/v1/workers/{_segment(worker_id)}/stream", after, reconnect)
+
+    def _stream(
+        self, path: str, after: int | Literal["now"] | None, reconnect: bool
+    ) -> Iterator[StreamMessage]:
+        last = "now" if after is None else str(after)
+        backoff = _BACKOFF_FIRST
+        while True:
+            try:
+                for message in self._stream_once(path, last):
+                    if isinstance(message, RuntimeEvent):
+                        last = str(message.id)
+                    backoff = _BACKOFF_FIRST
+                    yield message
+            except RuntimeUnreachable:
+                if not reconnect:
+                    raise
+            except WorkerRuntimeError:
+                raise
+            if not reconnect:
+                return
+            time.sleep(backoff)
+            backoff = min(backoff * 2, _BACKOFF_MAX)
+
+    def _stream_once(self, path: str, after: str) -> Iterator[StreamMessage]:
+        """One connection's messages, until the server ends the stream or it breaks."""
+        headers = {"Accept": "text/event-stream"}
+        if after != "now":
+            headers["Last-Event-ID"] = after
+        if self._token is not None:
+            headers["Authorization"] = f"Bearer {self._token}"
+        connection = self._connect(self.timeout)
+        try:
+            try:
+                connection.request("GET", self._prefix + path, headers=headers)
+                response = connection.getresponse()
+            except (OSError, http.client.HTTPException) as exc:
+                raise RuntimeUnreachable(
+                    f"cannot reach the Runtime at {self.url}: {_reason(exc)}"
+                ) from exc
+            if response.status != 200:
+                raise _error_from(response.status, response.read())
+            yield from _read_events(response, self.url)
+        finally:
+            connection.close()
 
     def stop_runtime(self) -> RuntimeLifecycleAck:
         return from_json(RuntimeLifecycleAck, self.request("POST", "/v1/runtime/stop")["ack"])
@@ -329,6 +443,51 @@ class RuntimeClient:
         return self._get(EventBatch, "batch", "/v1/events", query=query, extra_timeout=wait)
 
 
+@attrs.frozen
+class StreamNote:
+    """A note of the stream itself, not of the Runtime: ``deltas_dropped`` (``data["count"]``),
+    ``lagged`` or ``shutdown`` (``data["last_event_id"]``)."""
+
+    kind: str
+    data: dict[str, Any]
+
+
+StreamMessage: TypeAlias = RuntimeEvent | TurnTextDelta | StreamNote
+
+
+def _read_events(response: http.client.HTTPResponse, url: str) -> Iterator[StreamMessage]:
+    """Parse Server-Sent Events: ``event:``/``data:`` lines up to a blank line; comments
+    (heartbeats) are skipped."""
+    kind, data = "message", ""
+    while True:
+        try:
+            raw = response.readline()
+        except (OSError, http.client.HTTPException) as exc:
+            raise RuntimeUnreachable(f"the stream from {url} broke: {_reason(exc)}") from exc
+        if not raw:
+            return
+        line = raw.decode("utf-8").rstrip("\r\n")
+        if line.startswith(":"):
+            continue
+        if line:
+            field, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            if field == "event":
+                kind = value
+            elif field == "data":
+                data = value if not data else data + "\n" + value
+            continue
+        if data:
+            document = json.loads(data)
+            if kind == "text_delta":
+                yield from_json(TurnTextDelta, document)
+            elif kind in ("deltas_dropped", "lagged", "shutdown"):
+                yield StreamNote(kind, document)
+            else:
+                yield from_json(RuntimeEvent, document)
+        kind, data = "message", ""
+
+
 def _segment(worker_id: str) -> str:
     return quote(worker_id, safe="")
 
@@ -345,5 +504,7 @@ __all__ = [
     "RestError",
     "RuntimeClient",
     "RuntimeUnreachable",
+    "StreamMessage",
+    "StreamNote",
     "Unauthorized",
 ]

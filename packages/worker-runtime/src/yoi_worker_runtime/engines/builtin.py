@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from yoi_worker_runtime.engines.contract import Engine, EngineProvider, EngineSettings
-from yoi_worker_runtime.engines.plugins import hookimpl
+from yoi_worker_runtime.engines.hooks import hookimpl
 
 
 def _create_echo(settings: EngineSettings) -> Engine:

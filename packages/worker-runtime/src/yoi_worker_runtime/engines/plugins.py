@@ -14,19 +14,13 @@ from typing import cast
 
 import pluggy
 
+from yoi_worker_runtime.engines import builtin
 from yoi_worker_runtime.engines.contract import EngineProvider
+from yoi_worker_runtime.engines.hooks import ENTRY_POINT_GROUP, EngineHookSpec, hookimpl
 
-ENTRY_POINT_GROUP = "yoi.worker_engine"
 DISABLE_AUTOLOAD_ENV = "YOI_DISABLE_PLUGIN_AUTOLOAD"
 
-hookspec = pluggy.HookspecMarker(ENTRY_POINT_GROUP)
-hookimpl = pluggy.HookimplMarker(ENTRY_POINT_GROUP)
-
-
-class EngineHookSpec:
-    @hookspec
-    def yoi_worker_engines(self) -> list[EngineProvider]:  # type: ignore[empty-body]
-        """Return the engines this plugin provides."""
+__all__ = ["ENTRY_POINT_GROUP", "EngineHookSpec", "engine_providers", "hookimpl"]
 
 
 class EngineConflictError(RuntimeError):
@@ -37,8 +31,6 @@ class EngineConflictError(RuntimeError):
 def _providers(autoload: bool) -> dict[str, tuple[EngineProvider, str]]:
     manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
     manager.add_hookspecs(EngineHookSpec)
-    from yoi_worker_runtime.engines import builtin
-
     manager.register(builtin, name="yoi-worker-runtime:builtin")
     if autoload:
         manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)

@@ -33,6 +33,13 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _heartbeat(text: str) -> float:
+    value = _seconds(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 second, got {text!r}")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     parse = argparse.ArgumentParser(prog=PROG, description="Serve a yoi Runtime over REST.")
     parse.add_argument("--bind", help=f"HOST:PORT to listen on (default {DEFAULT_BIND})")
@@ -47,6 +54,10 @@ def parser() -> argparse.ArgumentParser:
     parse.add_argument("--max-body-bytes", type=_positive, default=1 << 20)
     parse.add_argument("--max-event-wait", type=_seconds, default=30.0)
     parse.add_argument("--ready-file", metavar="PATH")
+    parse.add_argument("--config", metavar="FILE", help="TOML Runtime configuration")
+    parse.add_argument("--default-profile", metavar="NAME")
+    parse.add_argument("--allow-tool", metavar="NAME", action="append", default=[])
+    parse.add_argument("--stream-heartbeat", type=_heartbeat, default=15.0)
     return parse
 
 
@@ -67,6 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_body_bytes=args.max_body_bytes,
         max_event_wait=args.max_event_wait,
         ready_file=args.ready_file,
+        config_file=args.config,
+        default_profile=args.default_profile,
+        allow_tools=tuple(args.allow_tool),
+        stream_heartbeat=args.stream_heartbeat,
     )
     try:
         return serve(config)

@@ -183,8 +183,18 @@ def _endpoint(
             if endpoint.body is not None:
                 optional = not endpoint.body_required
                 body = await checks.body(request, endpoint.body, optional=optional)
-            call = Call(service=service, query=query, worker_ref=ref, body=body)
+            path = {key: value for key, value in request.path_params.items() if key != "worker_id"}
+            call = Call(
+                service=service,
+                query=query,
+                worker_ref=ref,
+                body=body,
+                path=path,
+                headers={key.lower(): value for key, value in request.headers.items()},
+            )
             value = await endpoint.handler(call)
+            if isinstance(value, Response):
+                return value  # a stream answers for itself
             payload = {reply.key: to_json(value)} if reply.key is not None else value
             headers = {"location": endpoint.location(value)} if endpoint.location else None
             return _render(payload, reply.status, headers)

@@ -12,6 +12,7 @@ HTTP_ERROR_CODES: tuple[str, ...] = (
     "unsupported_media_type",
     "invalid_json",
     "invalid_query",
+    "invalid_cursor",
     "unauthorized",
     "internal_error",
 )
@@ -46,6 +47,7 @@ STATUS_OF_CODE: dict[str, int] = {
     "unsupported_media_type": 415,
     "invalid_json": 400,
     "invalid_query": 400,
+    "invalid_cursor": 400,
     "unauthorized": 401,
     "internal_error": 500,
 }

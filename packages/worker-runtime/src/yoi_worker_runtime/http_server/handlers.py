@@ -23,9 +23,11 @@ from typing import Any, TypeVar
 import anyio
 import anyio.to_thread
 import attrs
+from starlette.responses import StreamingResponse
 
 from yoi_worker_runtime.http_server.errors import ApiError
 from yoi_worker_runtime.http_server.options import AppOptions, ShutdownFlag
+from yoi_worker_runtime.http_server.streams import StreamHub
 from yoi_worker_runtime.model import (
     EventBatch,
     EventCursor,
@@ -33,6 +35,8 @@ from yoi_worker_runtime.model import (
     RuntimeLifecycleAck,
     RuntimeSummary,
     TranscriptProjection,
+    TurnDetail,
+    TurnInterruptAck,
     WorkerDetail,
     WorkerInteractionAck,
     WorkerLifecycleAck,
@@ -65,6 +69,8 @@ class Service:
         self.openapi = openapi
         self._wait_limiter: anyio.CapacityLimiter | None = None
         self._inline_mutations = runtime.backend == "memory"
+        self.hub = StreamHub(runtime, capacity=options.stream_buffer)
+        shutdown.on_set(self.hub.close)
 
     async def mutate(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a Runtime mutation in a worker thread: store I/O never blocks the event loop."""
@@ -72,23 +78,25 @@ class Service:
             return function(*args, **kwargs)
         return await anyio.to_thread.run_sync(partial(function, *args, **kwargs))
 
-    async def long_poll(self, cursor: EventCursor, limit: int | None, wait: float) -> EventBatch:
-        """``Runtime.wait_for_events`` in a worker thread of its own pool, in short slices, so
-        that a graceful shutdown answers waiting clients at once instead of after ``wait``."""
+    async def long_poll(
+        self, wait: float, slice_of: Callable[[float], T], done: Callable[[T], bool]
+    ) -> T:
+        """``slice_of(seconds)`` (a blocking Runtime wait) in a worker thread of its own pool, in
+        short slices until ``done`` or ``wait`` seconds pass, so that a graceful shutdown
+        answers waiting clients at once instead of after ``wait``."""
         if self._wait_limiter is None:
             self._wait_limiter = anyio.CapacityLimiter(self.options.max_event_waiters)
         deadline = time.monotonic() + wait
         while True:
             remaining = deadline - time.monotonic()
             step = max(0.0, min(remaining, _WAIT_SLICE))
-            batch = await anyio.to_thread.run_sync(
-                partial(self.runtime.wait_for_events, cursor, step, limit),
-                limiter=self._wait_limiter,
+            result = await anyio.to_thread.run_sync(
+                partial(slice_of, step), limiter=self._wait_limiter
             )
-            if batch.events or remaining <= _WAIT_SLICE or self.shutdown.is_set():
-                return batch
+            if done(result) or remaining <= _WAIT_SLICE or self.shutdown.is_set():
+                return result
             if self.runtime.status == "stopped" or self.runtime.closed:
-                return batch
+                return result
 
 
 @attrs.frozen(kw_only=True)
@@ -102,6 +110,10 @@ class Call:
     worker_ref: WorkerRef | None
     #: The body as the endpoint's model; None when it declares none or an optional one is empty.
     body: Any
+    #: Path parameters besides the Worker id (e.g. ``turn_id``).
+    path: dict[str, str] = attrs.field(factory=dict)
+    #: The request's headers, lower-cased names (what streams read ``Last-Event-ID`` from).
+    headers: dict[str, str] = attrs.field(factory=dict)
 
     @property
     def runtime(self) -> Runtime:
@@ -192,4 +204,58 @@ async def events(call: Call) -> EventBatch:
     batch = runtime.read_events(cursor, limit)
     if batch.events or wait == 0:
         return batch
-    return await call.service.long_poll(cursor, limit, wait)
+    return await call.service.long_poll(
+        wait,
+        partial(runtime.wait_for_events, cursor, limit=limit),
+        lambda found: bool(found.events),
+    )
+
+
+async def interrupt_turn(call: Call) -> TurnInterruptAck:
+    drop_queued = call.body.drop_queued if call.body is not None else False
+    return await call.service.mutate(call.runtime.interrupt_turn, call.ref, drop_queued=drop_queued)
+
+
+async def turn_detail(call: Call) -> TurnDetail:
+    runtime, ref, turn_id = call.runtime, call.ref, call.path["turn_id"]
+    turn = runtime.turn_detail(ref, turn_id)
+    wait = call.query["wait"]
+    if turn.phase not in ("queued", "running") or wait == 0:
+        return turn
+    return await call.service.long_poll(
+        wait,
+        lambda seconds: runtime.wait_for_turn(ref, turn_id, seconds),
+        lambda found: found.phase not in ("queued", "running"),
+    )
+
+
+def _stream_start(call: Call) -> int:
+    """The event id a stream replays after: ``Last-Event-ID``, else ``?after=`` (``now``, the
+    default: only what comes next; ``0``: from the first event)."""
+    text = call.headers.get("last-event-id") or call.query["after"]
+    last = call.runtime.summary().last_event_id
+    if text == "now":
+        return last
+    if not _EVENT_ID.fullmatch(text) or int(text) > last:
+        raise ApiError(
+            "invalid_cursor",
+            f"a stream starts after 'now', 0 or an event id up to {last}, got {text!r}",
+        )
+    return int(text)
+
+
+def _event_stream(call: Call, worker_id: str | None) -> StreamingResponse:
+    after = _stream_start(call)
+    service = call.service
+    body = service.hub.stream(worker_id, after, service.options.stream_heartbeat)
+    headers = {"cache-control": "no-store", "x-accel-buffering": "no"}
+    return StreamingResponse(body, media_type="text/event-stream", headers=headers)
+
+
+async def events_stream(call: Call) -> StreamingResponse:
+    return _event_stream(call, None)
+
+
+async def worker_stream(call: Call) -> StreamingResponse:
+    call.runtime.worker_detail(call.ref)  # WorkerNotFound before the stream starts
+    return _event_stream(call, call.ref.worker_id)

@@ -23,8 +23,8 @@ OPENAPI_VERSION = "3.1.0"
 _ERROR_TEXT = {
     400: "Invalid query, JSON, request or worker id",
     401: "Missing or invalid bearer token",
-    404: "No such Worker",
-    409: "Conflict: Runtime stopped or closed, Worker not running, name taken",
+    404: "No such Worker (or turn)",
+    409: "Conflict: Runtime stopped or closed, Worker not running or busy, name taken",
     413: "Request body over the configured limit",
     415: "Request body is not application/json",
     500: "Store failure (the message carries no absolute path)",
@@ -36,6 +36,15 @@ _WORKER_ID: dict[str, Any] = {
     "required": True,
     "description": "The Worker's id (its name)",
     "schema": {"type": "string", "pattern": WORKER_NAME_PATTERN},
+}
+
+
+_TURN_ID: dict[str, Any] = {
+    "name": "turn_id",
+    "in": "path",
+    "required": True,
+    "description": "A turn's id, as an input's ack gives it",
+    "schema": {"type": "string", "minLength": 1},
 }
 
 
@@ -69,7 +78,12 @@ def _operation(
             "required": [reply.key],
             "additionalProperties": False,
         }
-    responses: dict[str, Any] = {str(reply.status): _json(schema, reply.description)}
+    responses: dict[str, Any] = {
+        str(reply.status): {
+            "description": reply.description,
+            "content": {reply.media_type: {"schema": schema}},
+        }
+    }
     codes = set(endpoint.errors) | {400, 500}
     if secured:
         codes.add(401)
@@ -83,6 +97,8 @@ def _operation(
         "responses": responses,
     }
     parameters = [_WORKER_ID] if endpoint.names_worker else []
+    if endpoint.names_turn:
+        parameters.append(_TURN_ID)
     parameters += [_query_parameter(item, limits, options) for item in endpoint.query]
     if parameters:
         operation["parameters"] = parameters

@@ -20,12 +20,17 @@ from yoi_worker_runtime.http_server.options import AppOptions
 from yoi_worker_runtime.model import (
     CreateWorkerRequest,
     EventBatch,
+    InterruptRequest,
     LifecycleRequest,
     RuntimeDiagnostic,
+    RuntimeEvent,
     RuntimeLifecycleAck,
     RuntimeLimits,
     RuntimeSummary,
     TranscriptProjection,
+    TurnDetail,
+    TurnInterruptAck,
+    TurnTextDelta,
     WorkerDetail,
     WorkerInput,
     WorkerInteractionAck,
@@ -36,6 +41,8 @@ from yoi_worker_runtime.schema import COMPONENTS_PREFIX
 
 #: The path parameter that names a Worker; the app checks it with the Worker name rule.
 WORKER_ID = "{worker_id}"
+#: The path parameter that names a turn of that Worker.
+TURN_ID = "{turn_id}"
 
 
 def ref(model: type[Any] | str) -> dict[str, str]:
@@ -65,12 +72,14 @@ class Query:
 @attrs.frozen
 class Reply:
     """The success answer: ``{key: value}``, or the value itself when ``key`` is None.
-    ``schema`` describes the value."""
+    ``schema`` describes the value. A ``text/event-stream`` reply is the handler's own
+    streaming response; ``schema`` then describes one event's data."""
 
     status: int
     description: str
     schema: dict[str, Any]
     key: str | None = None
+    media_type: str = "application/json"
 
 
 @attrs.frozen
@@ -95,6 +104,29 @@ class Endpoint:
     @property
     def names_worker(self) -> bool:
         return WORKER_ID in self.path
+
+    @property
+    def names_turn(self) -> bool:
+        return TURN_ID in self.path
+
+
+_AFTER = Query(
+    name="after",
+    description="Replay the durable events after this id first: 'now' (the default: only what "
+    "comes next), 0 (from the first event) or an event id; the Last-Event-ID header, when "
+    "given, wins. An id past the end is refused with invalid_cursor",
+    schema={"type": "string", "pattern": "^(now|[0-9]+)$", "default": "now"},
+)
+
+_STREAM_TEXT = (
+    "Server-Sent Events. A durable event comes as `id: <event id>`, `event: <kind>` and `data: "
+    "<the event as in /v1/events>`; a text delta as `event: text_delta` with a TurnTextDelta and "
+    "no id, so Last-Event-ID always names a durable event. Notes without id: `deltas_dropped` "
+    "({count}) when a slow reader's buffer dropped deltas, `lagged` ({last_event_id}) when it "
+    "would drop an event (the stream ends: resume from that id), `shutdown` ({last_event_id}) "
+    "when the server stops. A comment line comes first, then one per idle heartbeat interval. "
+    "For trusted backends that relay to browsers; browsers never talk to the Runtime."
+)
 
 
 ENDPOINTS: tuple[Endpoint, ...] = (
@@ -259,5 +291,66 @@ ENDPOINTS: tuple[Endpoint, ...] = (
                 maximum=lambda limits, _: limits.max_transcript_projection_items,
             ),
         ),
+    ),
+    Endpoint(
+        "POST",
+        "/v1/workers/{worker_id}/interrupt",
+        handlers.interrupt_turn,
+        operation_id="interruptTurn",
+        summary="End the running turn as interrupted; the Worker keeps running and its queued "
+        "inputs then run unless drop_queued",
+        reply=Reply(
+            200, "Interrupted (changed false: no turn ran)", ref(TurnInterruptAck), key="ack"
+        ),
+        errors=(404, 409),
+        body=InterruptRequest,
+        body_required=False,
+    ),
+    Endpoint(
+        "GET",
+        "/v1/workers/{worker_id}/turns/{turn_id}",
+        handlers.turn_detail,
+        operation_id="getTurn",
+        summary="Where a turn is, and its reply once completed; optionally wait for its end",
+        reply=Reply(200, "The turn", ref(TurnDetail), key="turn"),
+        errors=(404,),
+        query=(
+            Query(
+                name="wait",
+                description="Seconds to wait for a queued or running turn to end; the answer "
+                "comes as soon as it does",
+                schema={"type": "number", "minimum": 0, "default": 0},
+                maximum=lambda _, options: options.max_event_wait,
+            ),
+        ),
+    ),
+    Endpoint(
+        "GET",
+        "/v1/events/stream",
+        handlers.events_stream,
+        operation_id="streamEvents",
+        summary="Every event of the Runtime and every text delta, as they happen (SSE)",
+        reply=Reply(
+            200,
+            _STREAM_TEXT,
+            {"oneOf": [ref(RuntimeEvent), ref(TurnTextDelta)]},
+            media_type="text/event-stream",
+        ),
+        query=(_AFTER,),
+    ),
+    Endpoint(
+        "GET",
+        "/v1/workers/{worker_id}/stream",
+        handlers.worker_stream,
+        operation_id="streamWorker",
+        summary="One Worker's events and text deltas, as they happen (SSE)",
+        reply=Reply(
+            200,
+            _STREAM_TEXT,
+            {"oneOf": [ref(RuntimeEvent), ref(TurnTextDelta)]},
+            media_type="text/event-stream",
+        ),
+        errors=(404,),
+        query=(_AFTER,),
     ),
 )

@@ -20,7 +20,7 @@ import stat
 import sys
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any
+from typing import IO, Any, Unpack
 from urllib.parse import quote
 
 import attrs
@@ -30,11 +30,13 @@ from yoi_worker_runtime.http_server.app import create_app
 from yoi_worker_runtime.http_server.options import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_EVENT_WAIT,
+    DEFAULT_STREAM_HEARTBEAT,
     AppOptions,
     ShutdownFlag,
 )
 from yoi_worker_runtime.model import RuntimeLimits
-from yoi_worker_runtime.runtime import Runtime
+from yoi_worker_runtime.profiles import ConfigError, RuntimeConfig, load_config
+from yoi_worker_runtime.runtime import Runtime, RuntimeOptions
 from yoi_worker_runtime.stores import open_persistent_runtime
 
 #: ``--store memory``: a Runtime that lives in this process only.
@@ -72,6 +74,12 @@ class ServeConfig:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_event_wait: float = DEFAULT_MAX_EVENT_WAIT
     ready_file: str | None = None
+    #: A TOML Runtime configuration (profiles, default profile, allowed tools); the two flags
+    #: below override it.
+    config_file: str | None = None
+    default_profile: str | None = None
+    allow_tools: tuple[str, ...] = ()
+    stream_heartbeat: float = DEFAULT_STREAM_HEARTBEAT
     #: Seconds in-flight requests get to finish after SIGTERM before they are cancelled.
     graceful_timeout: float = 30.0
     log_level: str = "warning"
@@ -121,19 +129,39 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def runtime_config(
+    config_file: str | None, default_profile: str | None, allow_tools: tuple[str, ...]
+) -> RuntimeConfig:
+    """The Runtime configuration: the file's (or the built-in one), then the flags over it."""
+    try:
+        config = load_config(config_file) if config_file is not None else RuntimeConfig()
+        if default_profile is not None:
+            config = attrs.evolve(config, default_profile=default_profile)
+        if allow_tools:
+            allowed = tuple(dict.fromkeys((*config.allow_tools, *allow_tools)))
+            config = attrs.evolve(config, allow_tools=allowed)
+    except ConfigError as exc:
+        raise ServeError(str(exc), usage=True) from None
+    return config
+
+
 def open_runtime_for_store(
     store: str | None,
     *,
     runtime_id: str | None = None,
     display_name: str | None = None,
-    limits: RuntimeLimits | None = None,
+    **options: Unpack[RuntimeOptions],
 ) -> Runtime:
-    """``memory``: an in-process Runtime; anything else: a persistent one on that store URL."""
-    if store == MEMORY_STORE:
-        return Runtime.open(runtime_id=runtime_id, display_name=display_name, limits=limits)
-    return open_persistent_runtime(
-        store, runtime_id=runtime_id, display_name=display_name, limits=limits
-    )
+    """``memory``: an in-process Runtime; anything else: a persistent one on that store URL.
+    A configuration the engines or tools refuse is a ServeError (a usage error)."""
+    try:
+        if store == MEMORY_STORE:
+            return Runtime.open(runtime_id=runtime_id, display_name=display_name, **options)
+        return open_persistent_runtime(
+            store, runtime_id=runtime_id, display_name=display_name, **options
+        )
+    except ConfigError as exc:
+        raise ServeError(str(exc), usage=True) from None
 
 
 def _tcp_socket(host: str, port: int) -> socket.socket:
@@ -255,6 +283,7 @@ def serve(
             token=token,
             max_body_bytes=config.max_body_bytes,
             max_event_wait=config.max_event_wait,
+            stream_heartbeat=config.stream_heartbeat,
             allowed_hosts=(
                 LOOPBACK_NAMES | {host_port[0]}
                 if host_port is not None and _is_loopback(host_port[0])
@@ -268,6 +297,7 @@ def serve(
         runtime_id=config.runtime_id,
         display_name=config.display_name,
         limits=config.limits,
+        config=runtime_config(config.config_file, config.default_profile, config.allow_tools),
     )
     sockets: list[socket.socket] = []
     ready_path = Path(config.ready_file) if config.ready_file is not None else None

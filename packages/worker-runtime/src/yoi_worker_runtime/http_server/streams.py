@@ -28,8 +28,6 @@ from yoi_worker_runtime.codec import to_json
 from yoi_worker_runtime.model import EventCursor, RuntimeEvent, TurnTextDelta
 from yoi_worker_runtime.runtime import LiveMessage, Runtime
 
-#: Messages a stream may hold unsent before it drops deltas, then ends as lagged.
-DEFAULT_STREAM_BUFFER = 512
 #: Durable events replayed per read while a stream catches up.
 _REPLAY_PAGE = 256
 
@@ -134,7 +132,7 @@ class _Subscriber:
 class StreamHub:
     """Fans the Runtime's messages out to every open stream of one app."""
 
-    def __init__(self, runtime: Runtime, *, capacity: int = DEFAULT_STREAM_BUFFER) -> None:
+    def __init__(self, runtime: Runtime, *, capacity: int) -> None:
         self.runtime = runtime
         self.capacity = capacity
         self._lock = threading.Lock()
