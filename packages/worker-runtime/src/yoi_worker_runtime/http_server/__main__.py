@@ -58,6 +58,7 @@ def parser() -> argparse.ArgumentParser:
     parse.add_argument("--default-profile", metavar="NAME")
     parse.add_argument("--allow-tool", metavar="NAME", action="append", default=[])
     parse.add_argument("--stream-heartbeat", type=_heartbeat, default=15.0)
+    parse.add_argument("--stream-buffer", type=_positive, default=512)
     return parse
 
 
@@ -82,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default_profile=args.default_profile,
         allow_tools=tuple(args.allow_tool),
         stream_heartbeat=args.stream_heartbeat,
+        stream_buffer=args.stream_buffer,
     )
     try:
         return serve(config)

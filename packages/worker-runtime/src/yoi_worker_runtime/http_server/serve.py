@@ -30,6 +30,7 @@ from yoi_worker_runtime.http_server.app import create_app
 from yoi_worker_runtime.http_server.options import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_EVENT_WAIT,
+    DEFAULT_STREAM_BUFFER,
     DEFAULT_STREAM_HEARTBEAT,
     AppOptions,
     ShutdownFlag,
@@ -80,6 +81,7 @@ class ServeConfig:
     default_profile: str | None = None
     allow_tools: tuple[str, ...] = ()
     stream_heartbeat: float = DEFAULT_STREAM_HEARTBEAT
+    stream_buffer: int = DEFAULT_STREAM_BUFFER
     #: Seconds in-flight requests get to finish after SIGTERM before they are cancelled.
     graceful_timeout: float = 30.0
     log_level: str = "warning"
@@ -284,6 +286,7 @@ def serve(
             max_body_bytes=config.max_body_bytes,
             max_event_wait=config.max_event_wait,
             stream_heartbeat=config.stream_heartbeat,
+            stream_buffer=config.stream_buffer,
             allowed_hosts=(
                 LOOPBACK_NAMES | {host_port[0]}
                 if host_port is not None and _is_loopback(host_port[0])
