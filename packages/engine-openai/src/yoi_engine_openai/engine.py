@@ -1,8 +1,8 @@
 """The ``openai`` engine: one streamed chat completion per step, through the official library.
 
 Retries are the library's own (``max_retries`` attempts after the first, backing off
-exponentially from 0.5 s to 8 s with jitter, and waiting what a ``Retry-After`` header asks up to
-two minutes; a longer ``Retry-After`` is not retried). The library retries inside
+exponentially from 0.5 s to 8 s with jitter, or waiting what a ``Retry-After`` header asks, up to
+a minute; recent releases wait up to two and do not retry a longer wait). The library retries in
 ``chat.completions.create``, which returns as soon as the response headers are in; the stream's
 chunks are read afterwards, by this engine, outside any retry loop. So a request is retried only
 before its stream starts, never after a chunk arrived.
