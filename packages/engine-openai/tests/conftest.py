@@ -3,7 +3,8 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,18 @@ def run(engine: OpenAIEngine, request: StepRequest) -> list[EngineEvent]:
             await engine.aclose()
 
     return asyncio.run(step())
+
+
+async def cancel_while_reading(stream: AsyncIterator[EngineEvent]) -> float:
+    """Cancel a step as the Runtime does: the task reading the stream is cancelled while it
+    waits for the next event, then the stream is closed. Returns when the cancel was sent."""
+    reading = asyncio.ensure_future(anext(stream))
+    await asyncio.sleep(0)  # one turn of the loop: the task starts and blocks on the socket
+    cancelled_at = time.monotonic()
+    reading.cancel()
+    await asyncio.gather(reading, return_exceptions=True)
+    await stream.aclose()  # type: ignore[attr-defined]
+    return cancelled_at
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 import pytest
-from conftest import run
+from conftest import cancel_while_reading, run
 from llama_server import LlamaServer, free_loopback_port
 from yoi_engine_openai.engine import OpenAIEngine, create_openai_engine
 from yoi_worker_runtime.engines import (
@@ -110,12 +110,7 @@ def test_cancelling_mid_reply_stops_the_generation(
             assert isinstance(await asyncio.wait_for(anext(stream), 30), TextDelta)
         per_delta = (time.monotonic() - started) / DELTAS_TIMED
         disconnects = server.log().count(DISCONNECTED)
-        reading = asyncio.ensure_future(anext(stream))
-        await asyncio.sleep(0)  # one turn of the loop: the task starts and blocks on the socket
-        cancelled_at = time.monotonic()
-        reading.cancel()
-        await asyncio.gather(reading, return_exceptions=True)
-        await stream.aclose()  # type: ignore[attr-defined]
+        cancelled_at = await cancel_while_reading(stream)
         stopped_at, served = await asyncio.gather(
             asyncio.to_thread(
                 server.wait_for_output, DISCONNECTED, seen_before=disconnects, timeout=30

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
-from conftest import engine_at, run
+from conftest import cancel_while_reading, engine_at, run
 from fake_openai import FakeOpenAI, Reply, chunk, text_reply, usage_chunk
 from yoi_worker_runtime.engines import (
     AssistantMessage,
@@ -149,13 +148,7 @@ def test_cancelling_a_step_hangs_up_on_the_server_at_once(fake: FakeOpenAI) -> N
         stream = engine.run_step(HELLO)
         first = await asyncio.wait_for(anext(stream), 10)
         assert first == TextDelta(text="first")
-        waiting = asyncio.ensure_future(anext(stream))
-        await asyncio.sleep(0)  # one turn of the loop: the task starts and blocks on the socket
-        cancelled_at = time.monotonic()
-        waiting.cancel()
-        await asyncio.gather(waiting, return_exceptions=True)
-        await stream.aclose()  # type: ignore[attr-defined]
-        return cancelled_at
+        return await cancel_while_reading(stream)
 
     cancelled_at = asyncio.run(cancel_after_first_delta())
     assert fake.hung_up.wait(CANCEL_BOUND), "the server never saw the client hang up"

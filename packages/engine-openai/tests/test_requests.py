@@ -24,6 +24,12 @@ NOW = ToolSpec(name="now", description="The current time.")
 FORCED = {"type": "function", "function": {"name": "lookup"}}
 
 
+def with_tools(step: int, *tools: ToolSpec) -> StepRequest:
+    """Step ``step`` of a turn answering "hi", with these tools."""
+    messages = (Message(role="user", content="hi"),)
+    return StepRequest(worker_id="w", turn_id="t", step=step, messages=messages, tools=tools)
+
+
 def test_the_history_maps_to_chat_messages_with_empty_assistant_content_as_a_string(
     fake: FakeOpenAI,
 ) -> None:
@@ -84,18 +90,8 @@ def test_tools_are_sent_as_function_tools_and_forcing_applies_to_the_first_step(
 ) -> None:
     fake.script(text_reply("a"), text_reply("b"))
     engine = engine_at(fake.url, options={"tool_choice": FORCED})
-    first = StepRequest(
-        worker_id="w",
-        turn_id="t",
-        step=0,
-        messages=(Message(role="user", content="hi"),),
-        tools=(LOOKUP, NOW),
-    )
-    run(engine, first)
-    run(
-        engine,
-        StepRequest(worker_id="w", turn_id="t", step=1, messages=first.messages, tools=first.tools),
-    )
+    run(engine, with_tools(0, LOOKUP, NOW))
+    run(engine, with_tools(1, LOOKUP, NOW))
     on_first, on_second = (received.body for received in fake.received)
     assert on_first["tools"] == [
         {
@@ -123,14 +119,7 @@ def test_forcing_a_tool_the_worker_lacks_fails_the_step_without_a_request(
     fake: FakeOpenAI,
 ) -> None:
     engine = engine_at(fake.url, options={"tool_choice": FORCED})
-    request = StepRequest(
-        worker_id="w",
-        turn_id="t",
-        step=0,
-        messages=(Message(role="user", content="hi"),),
-        tools=(NOW,),
-    )
-    [failure] = run(engine, request)
+    [failure] = run(engine, with_tools(0, NOW))
     assert failure == EngineFailed(
         reason="engine_bad_response",
         message="the profile's tool_choice forces tool 'lookup', which this Worker does not have",
