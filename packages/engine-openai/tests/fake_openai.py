@@ -8,6 +8,7 @@ short (``end="drop"``) is a truncated body the client can tell from a finished o
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -108,7 +109,9 @@ class FakeOpenAI:
             return self.replies.pop(0)
 
     def __enter__(self) -> FakeOpenAI:
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        # A short poll interval: shutdown() waits for the serving loop's next look at its flag.
+        serve = functools.partial(self._server.serve_forever, poll_interval=0.02)
+        threading.Thread(target=serve, daemon=True).start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
