@@ -63,7 +63,7 @@ class OpenAIEngine:
             )
         return key
 
-    def _connected_client(self) -> AsyncOpenAI:
+    def _client_for_loop(self) -> AsyncOpenAI:
         """The client of the running event loop. Its pooled connections belong to that loop, so
         a step on another loop gets a client of its own (the old one's loop is gone)."""
         loop = asyncio.get_running_loop()
@@ -107,7 +107,7 @@ class OpenAIEngine:
 
     async def run_step(self, request: StepRequest) -> AsyncIterator[EngineEvent]:
         try:
-            client = self._connected_client()
+            client = self._client_for_loop()
             optional = self._optional_arguments(request)
         except EngineError as error:
             yield EngineFailed(reason=error.reason, message=error.message)
