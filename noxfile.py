@@ -293,8 +293,15 @@ def _tests_module(package: str, name: str) -> types.ModuleType:
 @nox.session(name="llm-server")
 def llm_server(session: nox.Session) -> None:
     """yoi-engine-openai against llama-cpp-python's server with SmolLM2, started on loopback."""
+    # Whole turns run through yoi's REST server on an fs store, with the workspace tools.
     session.install(
-        str(PACKAGES / "worker-runtime"), "-e", str(PACKAGES / ENGINE_OPENAI_PACKAGE), *TEST_TOOLS
+        str(PACKAGES / "pod-store"),
+        str(PACKAGES / "session-store"),
+        f"{PACKAGES / 'worker-runtime'}[fs-store,http-server]",
+        str(PACKAGES / "tools-workspace"),
+        "-e",
+        str(PACKAGES / ENGINE_OPENAI_PACKAGE),
+        *TEST_TOOLS,
     )
     # pip, not uv, for the package built from source: pip's wheel cache is keyed by the source
     # archive's URL, so every later run takes the built wheel; uv's is keyed by the download's

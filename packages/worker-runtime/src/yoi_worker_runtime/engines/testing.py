@@ -8,8 +8,9 @@ a server subclasses :class:`ServerEngineConformance` instead and also provides
 ``unreachable_engine`` (the same engine pointed at a closed port): its step must fail with
 ``engine_unavailable`` within the kit's bound, never hang.
 
-Every test drives the engine on a fresh event loop (``asyncio.run``), so no pytest plugin is
-needed. Import this module only from tests: it imports pytest.
+Every test drives the engine on a fresh event loop (:func:`on_fresh_loop`), closing the
+engine before that loop ends (as a Runtime does when it closes), so no pytest plugin is needed
+and an engine may keep connections per loop. Import this module only from tests: it imports pytest.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any, TypeVar
 
 import pytest
 
@@ -33,6 +35,8 @@ from yoi_worker_runtime.engines.contract import (
     ToolCall,
     Usage,
 )
+
+T = TypeVar("T")
 
 #: Seconds a cancelled or closed step may take to return.
 CANCEL_BOUND = 2.0
@@ -60,6 +64,18 @@ async def collect(stream: AsyncIterator[EngineEvent]) -> list[EngineEvent]:
     except EngineError as error:
         events.append(EngineFailed(reason=error.reason, message=error.message))
     return events
+
+
+def on_fresh_loop(engine: Engine, work: Coroutine[Any, Any, T]) -> T:
+    """Run ``work`` on a new event loop, then ``engine.aclose()`` on that same loop."""
+
+    async def run() -> T:
+        try:
+            return await work
+        finally:
+            await engine.aclose()
+
+    return asyncio.run(run())
 
 
 def check_step_shape(events: list[EngineEvent]) -> AssistantMessage:
@@ -92,7 +108,7 @@ class EngineConformance:
         raise NotImplementedError("provide an `engine` fixture")
 
     def test_a_step_streams_deltas_that_add_up_to_one_message(self, engine: Engine) -> None:
-        events = asyncio.run(collect(engine.run_step(SIMPLE)))
+        events = on_fresh_loop(engine, collect(engine.run_step(SIMPLE)))
         message = check_step_shape(events)
         assert message.text.strip() or message.tool_calls, "an empty answer with no tool calls"
 
@@ -108,7 +124,7 @@ class EngineConformance:
             Message(role="user", content="Then just say ok."),
             step=1,
         )
-        check_step_shape(asyncio.run(collect(engine.run_step(request))))
+        check_step_shape(on_fresh_loop(engine, collect(engine.run_step(request))))
 
     def test_a_cancelled_step_returns_promptly_and_the_engine_stays_usable(
         self, engine: Engine
@@ -135,8 +151,8 @@ class EngineConformance:
             await asyncio.wait_for(stream.aclose(), CANCEL_BOUND)  # type: ignore[attr-defined]
             return time.monotonic() - started
 
-        assert asyncio.run(cancel_after_first_event()) < CANCEL_BOUND
-        check_step_shape(asyncio.run(collect(engine.run_step(SIMPLE))))
+        assert on_fresh_loop(engine, cancel_after_first_event()) < CANCEL_BOUND
+        check_step_shape(on_fresh_loop(engine, collect(engine.run_step(SIMPLE))))
 
     def test_a_closed_stream_releases_promptly(self, engine: Engine) -> None:
         async def close_after_first_event() -> float:
@@ -146,7 +162,7 @@ class EngineConformance:
             await asyncio.wait_for(stream.aclose(), CANCEL_BOUND)  # type: ignore[attr-defined]
             return time.monotonic() - started
 
-        assert asyncio.run(close_after_first_event()) < CANCEL_BOUND
+        assert on_fresh_loop(engine, close_after_first_event()) < CANCEL_BOUND
 
 
 class ServerEngineConformance(EngineConformance):
@@ -160,8 +176,9 @@ class ServerEngineConformance(EngineConformance):
         self, unreachable_engine: Engine
     ) -> None:
         started = time.monotonic()
-        events = asyncio.run(
-            asyncio.wait_for(collect(unreachable_engine.run_step(SIMPLE)), UNREACHABLE_BOUND)
+        events = on_fresh_loop(
+            unreachable_engine,
+            asyncio.wait_for(collect(unreachable_engine.run_step(SIMPLE)), UNREACHABLE_BOUND),
         )
         assert time.monotonic() - started < UNREACHABLE_BOUND
         assert isinstance(events[-1], EngineFailed), events

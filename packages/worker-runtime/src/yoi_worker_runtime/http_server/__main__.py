@@ -59,6 +59,7 @@ def parser() -> argparse.ArgumentParser:
     parse.add_argument("--allow-tool", metavar="NAME", action="append", default=[])
     parse.add_argument("--stream-heartbeat", type=_heartbeat, default=15.0)
     parse.add_argument("--stream-buffer", type=_positive, default=512)
+    parse.add_argument("--workspace-root", metavar="DIR")
     return parse
 
 
@@ -84,6 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         allow_tools=tuple(args.allow_tool),
         stream_heartbeat=args.stream_heartbeat,
         stream_buffer=args.stream_buffer,
+        workspace_root=args.workspace_root,
     )
     try:
         return serve(config)

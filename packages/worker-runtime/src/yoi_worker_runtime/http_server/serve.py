@@ -80,6 +80,8 @@ class ServeConfig:
     config_file: str | None = None
     default_profile: str | None = None
     allow_tools: tuple[str, ...] = ()
+    #: Where each Worker's tools get a directory of their own (``<root>/<worker id>``).
+    workspace_root: str | None = None
     stream_heartbeat: float = DEFAULT_STREAM_HEARTBEAT
     stream_buffer: int = DEFAULT_STREAM_BUFFER
     #: Seconds in-flight requests get to finish after SIGTERM before they are cancelled.
@@ -301,6 +303,7 @@ def serve(
         display_name=config.display_name,
         limits=config.limits,
         config=runtime_config(config.config_file, config.default_profile, config.allow_tools),
+        workspace_root=Path(config.workspace_root) if config.workspace_root else None,
     )
     sockets: list[socket.socket] = []
     ready_path = Path(config.ready_file) if config.ready_file is not None else None
