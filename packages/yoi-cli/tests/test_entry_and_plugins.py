@@ -178,6 +178,49 @@ def test_two_backends_of_one_scheme_fail_naming_both_distributions(
     assert "clashing-backend" in result.stderr
 
 
+def test_plugins_lists_every_installed_extension_point(yoi: YoiRunner, tmp_path: Path) -> None:
+    # As worker-runtime's engines will: a package declares a point in a few lines and names it
+    # in the yoi.extension_points group; `yoi plugins` lists it with no change to yoi-cli.
+    site = tmp_path / "site"
+    _fake_distribution(
+        site,
+        "yoi-engines",
+        "[yoi.extension_points]\nworker_engine = yoi_engines:ENGINES\n",
+        textwrap.dedent(
+            """
+            import pluggy
+            from yoi_base.registry import ExtensionPoint
+
+            hookspec = pluggy.HookspecMarker("yoi.test_engine")
+            hookimpl = pluggy.HookimplMarker("yoi.test_engine")
+
+            class EngineSpec:
+                @hookspec
+                def yoi_test_engines(self): ...
+
+            @hookimpl
+            def yoi_test_engines():
+                return ["none", "echo"]
+
+            ENGINES = ExtensionPoint(
+                group="yoi.test_engine", hookspecs=EngineSpec, hook="yoi_test_engines",
+                kind="worker_engine", key=str, distribution="yoi-engines",
+                builtins={"builtin": "yoi_engines"},
+            )
+            """
+        ),
+    )
+    env = {"PYTHONPATH": str(site), "YOI_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    text = yoi("plugins", env=env).stdout
+    assert "yoi-engines 9.9.9  [yoi-engines:builtin]\n  worker engine: echo\n" in text
+    document = yoi("plugins", "--json", env=env).json()
+    [engines] = [p for p in document["plugins"] if p["distribution"] == "yoi-engines"]
+    assert engines["registers"] == [
+        {"kind": "worker_engine", "name": "echo"},
+        {"kind": "worker_engine", "name": "none"},
+    ]
+
+
 def test_a_reader_that_goes_away_gets_no_traceback(yoi_env: dict[str, str]) -> None:
     # As with `yoi plugins | head -1`: the pipe closes before yoi writes.
     from conftest import YOI

@@ -12,7 +12,6 @@ import sys
 
 import click
 
-from yoi_cli.main import USAGE_ERROR
 from yoi_cli.plugins import CommandSpec
 
 
@@ -28,7 +27,7 @@ def invoke(spec: CommandSpec, args: list[str]) -> int:
         command_path = error.ctx.command_path if error.ctx else prog_name
         print(f"yoi: {error.format_message()}", file=sys.stderr)
         print(f"try `{command_path} --help` for usage.", file=sys.stderr)
-        return USAGE_ERROR
+        return error.exit_code  # 2, as for every usage error
     except click.ClickException as error:
         print(f"{prog_name}: {error.format_message()}", file=sys.stderr)
         return error.exit_code

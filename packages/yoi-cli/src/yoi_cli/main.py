@@ -10,7 +10,9 @@ import os
 import sys
 from collections.abc import Sequence
 
-from yoi_cli.plugins import PluginConflictError, registry
+from yoi_base.registry import PluginError
+
+from yoi_cli.plugins import registry
 
 USAGE_ERROR = 2
 
@@ -29,10 +31,10 @@ environment:
 
 
 def _print_help() -> None:
-    commands = registry().commands
+    commands = registry().registered
     width = max((len(name) for name in commands), default=0)
     lines = ["usage: yoi [--help] [--version] COMMAND [ARGS]...", "", _DESCRIPTION, "", "commands:"]
-    lines += [f"  {name.ljust(width)}  {entry.spec.summary}" for name, entry in commands.items()]
+    lines += [f"  {name.ljust(width)}  {entry.item.summary}" for name, entry in commands.items()]
     lines += ["", "Run `yoi COMMAND --help` for a command's options and examples.", ""]
     lines += [_ENVIRONMENT]
     print("\n".join(lines))
@@ -58,15 +60,15 @@ def run(argv: Sequence[str]) -> int:
             return 0
         if args[0].startswith("-"):
             return _usage_error(f"unknown option `{args[0]}`")
-        entry = registry().commands.get(args[0])
-    except PluginConflictError as error:
+        entry = registry().registered.get(args[0])
+    except PluginError as error:
         print(f"yoi: {error}", file=sys.stderr)
         return 1
     if entry is None:
         return _usage_error(f"unknown command `{args[0]}`")
     from yoi_cli.invoke import invoke
 
-    return invoke(entry.spec, args[1:])
+    return invoke(entry.item, args[1:])
 
 
 def main() -> None:

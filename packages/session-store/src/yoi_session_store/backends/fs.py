@@ -52,6 +52,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import orjson
+from yoi_base.paths import HomeDirectoryError, default_data_dir
 
 from yoi_session_store.backends._common import (
     appended_line,
@@ -79,7 +80,6 @@ from yoi_session_store.ids import (
     uuid7,
 )
 from yoi_session_store.model import Entry, SegmentStart, encode_line
-from yoi_session_store.paths import default_data_dir
 
 SEGMENT_SUFFIX = ".jsonl"
 TRACE_SUFFIX = ".trace.jsonl"
@@ -847,5 +847,5 @@ def open_fs_session_store(url: str) -> FsSessionStore:
         options["fsync"] = value
     try:
         return FsSessionStore(path or default_data_dir(), **options)
-    except ValueError as exc:
+    except (ValueError, HomeDirectoryError) as exc:
         raise InvalidStoreUrlError(f"{url!r}: {exc}") from None
