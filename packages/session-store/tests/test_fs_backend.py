@@ -52,6 +52,23 @@ def test_on_disk_layout_and_format(store: FsSessionStore) -> None:
     assert (store.sessions_dir / ".by-segment" / segment).readlink() == Path(f"../{session}")
 
 
+def test_every_way_of_writing_an_entry_stores_the_same_bytes(store: FsSessionStore) -> None:
+    # append, append_if_count and create_segment share one encoder: a line never depends on
+    # the call that wrote it.
+    session = new_session_id()
+    start = segment_start(session)
+    segments = [new_segment_id() for _ in range(3)]
+    store.create_segment(session, segments[0], [start])
+    store.create_segment(session, segments[1], [start])
+    for n in range(3):
+        store.append(session, segments[0], note(n))
+        assert store.append_if_count(session, segments[1], note(n), n + 1)
+    store.create_segment(session, segments[2], [start, *(note(n) for n in range(3))])
+    files = {(store.sessions_dir / session / f"{s}.jsonl").read_bytes() for s in segments}
+    expected = b"".join(encode_entry(e) + b"\n" for e in [start, note(0), note(1), note(2)])
+    assert files == {expected}
+
+
 def test_torn_tail_is_skipped_with_a_warning_then_cut_off(store: FsSessionStore) -> None:
     session, segment, path = make(store)
     with path.open("ab") as f:
