@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from yoi_cli.cleanup.duration import MAX_SECONDS, DurationError, parse_duration
+from yoi_cli.shared.duration import MAX_SECONDS, DurationError, parse_duration
 
 UNITS = {
     1: ("s", "sec", "secs", "second", "seconds"),

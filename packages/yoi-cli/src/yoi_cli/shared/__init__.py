@@ -1,1 +1,2 @@
-"""Safe storage cleanup: duration parsing, modes and the item report shared by the commands."""
+"""What the ``yoi`` commands share: strict click parsing, store opening and errors, text
+formatting, the duration grammar and the item report of the cleanup commands."""

@@ -12,17 +12,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from yoi_cli.shared.text import printable
+
 #: How many kept items the text report prints before it says the rest were omitted.
 KEPT_LINES_LIMIT = 50
 
 ALWAYS_SHOWN = ("deleted", "would_delete", "refused", "failed")
-
-
-def printable(text: str) -> str:
-    """``text`` as is when it is plain printable ASCII, else escaped like a Python literal."""
-    if text.isascii() and text.isprintable() and " " not in text:
-        return text
-    return repr(text)
 
 
 @dataclass
