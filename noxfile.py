@@ -128,7 +128,7 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over every package's sources and tests."""
     _install_package(session, "yoi-cli", ("runtime",))
-    session.install("mypy", *TEST_TOOLS, "schemathesis>=4", "httpx")
+    session.install("mypy", *TEST_TOOLS, "schemathesis>=4", "httpx", "types-tqdm")
     for package in sorted(LOCAL_DEPENDENCIES):
         session.run(
             "mypy",

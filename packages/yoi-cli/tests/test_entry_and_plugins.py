@@ -56,7 +56,7 @@ def test_help_does_not_import_heavy_modules(yoi_env: dict[str, str]) -> None:
         from yoi_cli.main import run
         with contextlib.redirect_stdout(io.StringIO()):
             assert run(["--help"]) == 0
-        heavy = ("click", "attrs", "cattrs", "starlette", "uvicorn", "yoi_pod_store",
+        heavy = ("click", "attrs", "cattrs", "starlette", "uvicorn", "tqdm", "yoi_pod_store",
                  "yoi_session_store", "yoi_worker_runtime")
         print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in heavy)))
         """

@@ -14,16 +14,18 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from yoi_cli.shared.duration import format_duration
 from yoi_cli.shared.parsing import (
     StrictGroup,
+    command_context,
     destructive_options,
     duration_option,
     force_mode,
     one_argument,
 )
 from yoi_cli.shared.report import Item, Report
-from yoi_cli.shared.stores import describe_error, open_pod_store, store_errors
-from yoi_cli.shared.text import format_time, printable, table_lines
+from yoi_cli.shared.stores import open_pod_store, store_errors
+from yoi_cli.shared.text import format_size, format_time, printable, table_lines
 
 if TYPE_CHECKING:
     from yoi_pod_store.contract import DeleteOutcome, Liveness, PodListing, PodStore
@@ -35,7 +37,7 @@ _PRUNE_NOTE = "pass --force to delete metadata; --dry-run keeps report-only mode
 
 
 def _store(ctx: click.Context) -> PodStore:
-    url: str | None = ctx.find_root().params.get("store_url")
+    url: str | None = command_context(ctx).params.get("store_url")
     return open_pod_store(url)
 
 
@@ -325,7 +327,7 @@ def _delete_lines(document: dict[str, Any]) -> list[str]:
             *lines,
             f"deleted: pod metadata{corrupt}",
             "preserved: session logs/history",
-            f"reclaimed_bytes: {document['reclaimed_bytes']}",
+            f"reclaimed: {format_size(document['reclaimed_bytes'])}",
         ]
     return [
         *lines,
@@ -458,26 +460,22 @@ def prune_command(
     # Saturated durations reach back to the 18th century: older than any file.
     cutoff = datetime.now(UTC) - timedelta(seconds=min(older_than, 10**10))
     report = Report(
-        "yoi pod prune", deleting, header=[("older_than", f"{older_than}s")], note=_PRUNE_NOTE
+        "yoi pod prune",
+        deleting,
+        header=[("older_than", f"{older_than}s", format_duration(older_than))],
+        note=_PRUNE_NOTE,
+        as_json=as_json,
+        noun="pods",
     )
     with store_errors():
         listings = store.list_pods()
-    for listing in listings:
-        try:
-            report.add(_prune_one(store, listing, cutoff, deleting))
-        except Exception as error:
-            report.add(Item("failed", listing.name, describe_error(error)))
+    report.run(
+        listings,
+        lambda listing: _prune_one(store, listing, cutoff, deleting),
+        lambda listing: listing.name,
+    )
     counts = {
-        "deleted": report.count("deleted"),
-        "would_delete": report.count("would_delete"),
-        "kept": report.count("kept"),
-        "refused": report.count("refused"),
-        "failed": report.count("failed"),
-        "reclaimed_bytes": report.reclaimed_bytes,
+        action: report.count(action)
+        for action in ("deleted", "would_delete", "kept", "refused", "failed")
     }
-    if as_json:
-        click.echo(report.json_text(counts))
-    else:
-        summary = " ".join(f"{key}={value}" for key, value in counts.items())
-        click.echo("\n".join(report.text_lines(summary)))
-    return report.exit_code
+    return report.finish(counts)

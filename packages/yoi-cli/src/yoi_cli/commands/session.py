@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from yoi_cli.shared.duration import format_duration
 from yoi_cli.shared.parsing import (
     StrictGroup,
+    command_context,
     destructive_options,
     duration_option,
     force_mode,
@@ -32,7 +34,13 @@ from yoi_cli.shared.stores import (
     open_session_store,
     store_errors,
 )
-from yoi_cli.shared.text import format_time, printable, table_lines, time_from_ms
+from yoi_cli.shared.text import (
+    format_size,
+    format_time,
+    printable,
+    table_lines,
+    time_from_ms,
+)
 
 if TYPE_CHECKING:
     from yoi_pod_store.contract import PodStore
@@ -75,7 +83,7 @@ def session_group(store_url: str | None, pod_store_url: str | None) -> None:
 
 
 def _urls(ctx: click.Context) -> tuple[str | None, str | None]:
-    params = ctx.find_root().params
+    params = command_context(ctx).params
     store_url: str | None = params.get("store_url")
     pod_url: str | None = params.get("pod_store_url") or store_url
     return store_url, pod_url
@@ -162,19 +170,19 @@ def list_command(ctx: click.Context, unreferenced: bool, as_json: bool) -> int:
 def _list_lines(rows: list[dict[str, Any]], unreferenced: bool) -> list[str]:
     if not rows:
         return ["no unreferenced sessions" if unreferenced else "no sessions"]
-    header = ("SESSION", "LAST_ACTIVITY", "BYTES", "SEGMENTS", "REFERENCED_BY")
+    header = ("SESSION", "LAST_ACTIVITY", "SIZE", "SEGMENTS", "REFERENCED_BY")
     cells = [
         (
             row["session_id"],
             row["last_activity"],
-            str(row["size_bytes"]),
+            format_size(row["size_bytes"]),
             str(row["segments"]),
             ", ".join(row["referenced_by"]) or "-",
         )
         for row in rows
     ]
     total = sum(row["size_bytes"] for row in rows)
-    return [*table_lines(header, cells), f"sessions: {len(rows)} bytes: {total}"]
+    return [*table_lines(header, cells), f"sessions: {len(rows)} ({format_size(total)})"]
 
 
 @session_group.command("stats")
@@ -206,7 +214,13 @@ def stats_command(ctx: click.Context, as_json: bool) -> int:
     _warn_incomplete(refs)
     if as_json:
         _echo_json(document)
-        return 0
+    else:
+        click.echo("\n".join(_stats_lines(document)))
+    return 0
+
+
+def _stats_lines(document: dict[str, Any]) -> list[str]:
+    lines = []
     for key, value in document.items():
         if isinstance(value, list):
             value = ", ".join(printable(v) for v in value) or "<none>"
@@ -214,8 +228,10 @@ def stats_command(ctx: click.Context, as_json: bool) -> int:
             value = "<none>"
         elif isinstance(value, bool):
             value = "yes" if value else "no"
-        click.echo(f"{key}: {value}")
-    return 0
+        elif key.endswith("bytes"):
+            value = format_size(value)
+        lines.append(f"{key}: {value}")
+    return lines
 
 
 # ---- show ---------------------------------------------------------------------------------------
@@ -395,7 +411,7 @@ def _segment_line(row: dict[str, Any]) -> str:
             lineage = f" {key}={row[key]['segment_id']}@{row[key]['at_turn_index']}"
     return (
         f"segment: {row['segment_id']} entries={row['entries']} turns={row['turns']} "
-        f"bytes={row['size_bytes']} modified={row['modified_at']}{lineage}"
+        f"modified={row['modified_at']}{lineage} ({format_size(row['size_bytes'])})"
     )
 
 
@@ -403,7 +419,7 @@ def _show_lines(document: dict[str, Any]) -> list[str]:
     lines = [
         f"session: {document['session_id']}",
         f"last_activity: {document['last_activity']}",
-        f"size_bytes: {document['size_bytes']}",
+        f"size: {format_size(document['size_bytes'])}",
         f"referenced_by: {', '.join(document['referenced_by']) or '<none>'}",
         f"segments: {len(document['segments'])}",
         f"entries: {document['entries']}",
@@ -600,22 +616,20 @@ def prune_command(
     deleting = force_mode(force, dry_run)
     grace_seconds = DEFAULT_GRACE_SECONDS if grace is None else grace
     sessions, pods = _stores(ctx)
-    header = [("scope", "unreferenced sessions")]
+    header = [("scope", "unreferenced sessions", "unreferenced sessions")]
     if older_than is not None:
-        header.append(("older_than", f"{older_than}s"))
-    header.append(("grace", f"{grace_seconds}s"))
-    report = Report("yoi session prune", deleting, header=header, note=_NOTE)
+        header.append(("older_than", f"{older_than}s", format_duration(older_than)))
+    header.append(("grace", f"{grace_seconds}s", format_duration(grace_seconds)))
+    report = Report(
+        "yoi session prune", deleting, header=header, note=_NOTE, as_json=as_json, noun="sessions"
+    )
     with store_errors():
         infos = sessions.list_sessions()
         refs = _references(pods)
     pruner = _Pruner(
         sessions, pods, refs, older_than=older_than, grace=grace_seconds, deleting=deleting
     )
-    for info in infos:
-        try:
-            report.add(pruner.decide(info))
-        except Exception as error:
-            report.add(Item("failed", info.session_id, describe_error(error)))
+    report.run(infos, pruner.decide, lambda info: info.session_id)
     counts = {
         "deleted": report.count("deleted"),
         "would_delete": report.count("would_delete"),
@@ -624,11 +638,5 @@ def prune_command(
         "kept_vanished": report.count("kept", "session disappeared"),
         "refused": report.count("refused"),
         "failed": report.count("failed"),
-        "reclaimed_bytes": report.reclaimed_bytes,
     }
-    if as_json:
-        click.echo(report.json_text(counts))
-    else:
-        summary = " ".join(f"{key}={value}" for key, value in counts.items())
-        click.echo("\n".join(report.text_lines(summary)))
-    return report.exit_code
+    return report.finish(counts)

@@ -63,6 +63,14 @@ class StrictGroup(click.Group):
         return super().resolve_command(ctx, args)
 
 
+def command_context(ctx: click.Context) -> click.Context:
+    """The context of the top-level command running (``yoi pod``), whose options its
+    subcommands read (``yoi pod --store URL list``)."""
+    while ctx.parent is not None and ctx.parent.parent is not None:
+        ctx = ctx.parent
+    return ctx
+
+
 def one_argument(values: Sequence[str], missing: str, many: str) -> str:
     """The single positional argument of a command, or a specific usage error."""
     if not values:
