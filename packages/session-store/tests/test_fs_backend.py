@@ -19,7 +19,7 @@ from yoi_session_store.errors import (
     UnsupportedSchemaVersionError,
 )
 from yoi_session_store.ids import SegmentId, SessionId, new_segment_id, new_session_id
-from yoi_session_store.model import Extension, encode_entry
+from yoi_session_store.model import Entry, Extension, encode_entry
 from yoi_session_store.testing.samples import segment_start
 
 
@@ -63,9 +63,10 @@ def test_every_way_of_writing_an_entry_stores_the_same_bytes(store: FsSessionSto
     for n in range(3):
         store.append(session, segments[0], note(n))
         assert store.append_if_count(session, segments[1], note(n), n + 1)
-    store.create_segment(session, segments[2], [start, *(note(n) for n in range(3))])
+    entries: list[Entry] = [start, note(0), note(1), note(2)]
+    store.create_segment(session, segments[2], entries)
     files = {(store.sessions_dir / session / f"{s}.jsonl").read_bytes() for s in segments}
-    expected = b"".join(encode_entry(e) + b"\n" for e in [start, note(0), note(1), note(2)])
+    expected = b"".join(encode_entry(entry) + b"\n" for entry in entries)
     assert files == {expected}
 
 
