@@ -31,10 +31,11 @@ FEATURE_TEST_TOOLS = {
 }
 #: Local sibling packages each package (and each of its extras) depends on.
 LOCAL_DEPENDENCIES: dict[str, dict[str, list[str]]] = {
-    "pod-store": {"": []},
-    "session-store": {"": []},
+    "base": {"": []},
+    "pod-store": {"": ["base"]},
+    "session-store": {"": ["base"]},
     "worker-runtime": {"": [], "fs-store": ["pod-store", "session-store"], "http-server": []},
-    "yoi-cli": {"": ["pod-store", "session-store"], "runtime": ["worker-runtime"]},
+    "yoi-cli": {"": ["base", "pod-store", "session-store"], "runtime": ["worker-runtime"]},
     "tools-workspace": {"": ["worker-runtime"]},
 }
 #: The extras ``yoi-cli[runtime]`` pulls in from worker-runtime.
@@ -42,6 +43,7 @@ EXTRAS_OF_LOCAL = {("yoi-cli", "runtime"): {"worker-runtime": ["fs-store", "http
 
 #: (package, features): the matrix of the ``tests`` session.
 MATRIX: list[tuple[str, tuple[str, ...]]] = [
+    ("base", ()),
     ("pod-store", ()),
     ("session-store", ()),
     ("worker-runtime", ()),
@@ -63,22 +65,30 @@ def _install_package(
     session: nox.Session, package: str, features: tuple[str, ...], *, editable: bool = True
 ) -> None:
     """Install a package with its features and exactly the local siblings those need."""
-    local_extras: dict[str, list[str]] = {}
-    for feature in ("", *features):
-        for sibling in LOCAL_DEPENDENCIES[package].get(feature, []):
-            local_extras.setdefault(sibling, [])
-        for sibling, extras in EXTRAS_OF_LOCAL.get((package, feature), {}).items():
-            local_extras.setdefault(sibling, []).extend(extras)
-    for sibling, extras in list(local_extras.items()):
-        for extra in extras:  # a sibling's extras may need further siblings
-            for further in LOCAL_DEPENDENCIES[sibling].get(extra, []):
-                local_extras.setdefault(further, [])
-    args: list[str] = []
-    for sibling, extras in sorted(local_extras.items()):
-        args.append(_requirement(sibling, extras))
+    local_extras = _local_siblings(package, features)
+    args = [_requirement(sibling, extras) for sibling, extras in sorted(local_extras.items())]
     target = _requirement(package, list(features))
     args += ["-e", target] if editable else [target]
     session.install(*args)
+
+
+def _local_siblings(package: str, features: tuple[str, ...]) -> dict[str, list[str]]:
+    """The local siblings (with their extras) a package with these features needs, transitively."""
+    local_extras: dict[str, list[str]] = {}
+    pending = [(package, feature) for feature in ("", *features)]
+    while pending:
+        needer, feature = pending.pop()
+        for sibling in LOCAL_DEPENDENCIES[needer].get(feature, []):
+            if sibling not in local_extras:
+                local_extras[sibling] = []
+                pending.append((sibling, ""))
+        for sibling, extras in EXTRAS_OF_LOCAL.get((needer, feature), {}).items():
+            if sibling not in local_extras:
+                local_extras[sibling] = []
+                pending.append((sibling, ""))
+            local_extras[sibling].extend(extras)
+            pending += [(sibling, extra) for extra in extras]
+    return local_extras
 
 
 def _label(package: str, features: tuple[str, ...]) -> str:
@@ -121,7 +131,7 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict over every package's sources and tests."""
     _install_package(session, "yoi-cli", ("runtime",))
     _install_package(session, "tools-workspace", ())
-    session.install("mypy", *TEST_TOOLS, "schemathesis>=4", "httpx")
+    session.install("mypy", *TEST_TOOLS, "schemathesis>=4", "httpx", "types-tqdm")
     for package in sorted(LOCAL_DEPENDENCIES):
         session.run(
             "mypy",
@@ -167,7 +177,9 @@ def wheels(session: nox.Session) -> None:
     session.install(*(f"{path}[runtime]" if "/yoi_cli-" in path else path for path in built))
     session.run("yoi", "--help")
     session.run("yoi", "plugins")
-    session.run("python", "-c", "import yoi_worker_runtime, yoi_pod_store, yoi_session_store")
+    session.run(
+        "python", "-c", "import yoi_base, yoi_worker_runtime, yoi_pod_store, yoi_session_store"
+    )
     # The tools-workspace wheel registers its tools through its entry point.
     tools = "from yoi_worker_runtime.tools import installed_tools as t; assert 'read_file' in t()"
     session.run("python", "-c", tools)
@@ -193,6 +205,7 @@ POSTGRES_PACKAGE = "store-postgres"
 POSTGRES_EXTRAS = ["binary"]
 #: What its tests need besides itself: both stores, a Runtime to share, and ``yoi`` (with serve).
 POSTGRES_TEST_SIBLINGS = {
+    "base": [],
     "pod-store": [],
     "session-store": [],
     "worker-runtime": ["fs-store", "http-server"],

@@ -10,7 +10,7 @@ import pytest
 from yoi_pod_store.backends.fs import FsPodStore, open_fs_pod_store
 from yoi_pod_store.backends.memory import MemoryPodStore, open_memory_pod_store
 from yoi_pod_store.contract import PodStore
-from yoi_pod_store.testing import PodStoreContract
+from yoi_pod_store.testing import OPTIONAL, REQUIRED, PodStoreContract
 
 _names = itertools.count()
 
@@ -59,3 +59,7 @@ class TestMemoryBackend(PodStoreContract):
     def write_raw_runtime(self, store: PodStore) -> Callable[[str, str], None]:
         assert isinstance(store, MemoryPodStore)
         return store.write_raw_runtime
+
+
+def test_the_contract_is_every_declared_capability() -> None:
+    assert PodStoreContract.__bases__ == REQUIRED + OPTIONAL

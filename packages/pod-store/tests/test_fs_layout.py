@@ -174,6 +174,24 @@ def test_fs_url_forms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         open_pod_store("nosuch:///x")
 
 
+def test_tilde_in_the_environment_means_home_as_in_the_session_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `YOI_DATA_DIR='~/yoi-data'` once meant `$CWD/~/yoi-data` here but `$HOME/yoi-data` in the
+    # session store, so the two stores of one install disagreed on where data lives.
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("YOI_DATA_DIR", "~/yoi-data")
+    monkeypatch.setenv("YOI_RUNTIME_DIR", "~/yoi-run")
+    store = open_pod_store("fs:")
+    assert isinstance(store, FsPodStore)
+    assert store.data_dir == tmp_path / "home" / "yoi-data"
+    assert store.runtime_dir == tmp_path / "home" / "yoi-run"
+    store.write(PodRecord("alpha"))
+    assert (tmp_path / "home" / "yoi-data" / "pods" / "alpha" / "metadata.json").is_file()
+    assert not (tmp_path / "~").exists()
+
+
 def test_memory_urls_fresh_or_shared_by_name() -> None:
     first = open_pod_store("memory:")
     first.write(PodRecord("alpha"))

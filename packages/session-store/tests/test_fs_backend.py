@@ -19,7 +19,7 @@ from yoi_session_store.errors import (
     UnsupportedSchemaVersionError,
 )
 from yoi_session_store.ids import SegmentId, SessionId, new_segment_id, new_session_id
-from yoi_session_store.model import Extension, encode_entry
+from yoi_session_store.model import Entry, Extension, encode_entry
 from yoi_session_store.testing.samples import segment_start
 
 
@@ -50,6 +50,24 @@ def test_on_disk_layout_and_format(store: FsSessionStore) -> None:
     assert lines[1] == b'{"kind":"extension","ts":0,"domain":"test","payload":{"n":0}}'
     assert (path.parent / f"{segment}.trace.jsonl").read_bytes() == b'{"n":1}\n'
     assert (store.sessions_dir / ".by-segment" / segment).readlink() == Path(f"../{session}")
+
+
+def test_every_way_of_writing_an_entry_stores_the_same_bytes(store: FsSessionStore) -> None:
+    # append, append_if_count and create_segment share one encoder: a line never depends on
+    # the call that wrote it.
+    session = new_session_id()
+    start = segment_start(session)
+    segments = [new_segment_id() for _ in range(3)]
+    store.create_segment(session, segments[0], [start])
+    store.create_segment(session, segments[1], [start])
+    for n in range(3):
+        store.append(session, segments[0], note(n))
+        assert store.append_if_count(session, segments[1], note(n), n + 1)
+    entries: list[Entry] = [start, note(0), note(1), note(2)]
+    store.create_segment(session, segments[2], entries)
+    files = {(store.sessions_dir / session / f"{s}.jsonl").read_bytes() for s in segments}
+    expected = b"".join(encode_entry(entry) + b"\n" for entry in entries)
+    assert files == {expected}
 
 
 def test_torn_tail_is_skipped_with_a_warning_then_cut_off(store: FsSessionStore) -> None:

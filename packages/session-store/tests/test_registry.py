@@ -41,13 +41,30 @@ def test_default_url_is_fs_under_the_data_dir(
     assert isinstance(open_session_store(), MemorySessionStore)
 
 
+def test_data_dir_from_the_environment_is_the_pod_stores_rule(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One rule for both stores: `~` is the home directory and a relative value is taken from
+    # the current directory once, so a later chdir cannot move the store.
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("YOI_DATA_DIR", "~/yoi-data")
+    store = open_session_store("fs:")
+    assert isinstance(store, FsSessionStore)
+    assert store.sessions_dir == tmp_path / "home" / "yoi-data" / "sessions"
+    monkeypatch.setenv("YOI_DATA_DIR", "relative-data")
+    store = open_session_store("fs:")
+    assert isinstance(store, FsSessionStore)
+    assert store.sessions_dir == tmp_path / "relative-data" / "sessions"
+
+
 def test_unknown_scheme_names_the_installed_backends() -> None:
     # A scheme no plugin provides (a PostgreSQL backend may well be installed alongside).
     with pytest.raises(
         UnknownBackendError, match=r"scheme 'nosuchstore' \(installed: .*fs, memory"
     ):
         open_session_store("nosuchstore://db/yoi")
-    assert {"fs", "memory"} <= set(registry().backends)
+    assert {"fs", "memory"} <= set(registry().registered)
 
 
 def test_importing_the_package_is_cheap() -> None:

@@ -78,8 +78,8 @@ def test_plugin_module_is_cheap_to_import() -> None:
         "from yoi_pod_store.plugins import registry\n"
         "from yoi_session_store.plugins import registry as sessions\n"
         "for r in (registry(), sessions()):\n"
-        "    assert r.backends['postgresql'].distribution == 'yoi-store-postgres'\n"
-        "    assert r.backends['postgres'].distribution == 'yoi-store-postgres'\n"
+        "    assert r.registered['postgresql'].distribution == 'yoi-store-postgres'\n"
+        "    assert r.registered['postgres'].distribution == 'yoi-store-postgres'\n"
         "assert 'psycopg' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

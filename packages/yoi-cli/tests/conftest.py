@@ -77,6 +77,18 @@ def yoi_env(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.fixture
+def data(yoi_env: dict[str, str]) -> Path:
+    """The test's data dir (``YOI_DATA_DIR`` of ``yoi_env``)."""
+    return Path(yoi_env["YOI_DATA_DIR"])
+
+
+@pytest.fixture
+def run(yoi_env: dict[str, str]) -> Path:
+    """The test's runtime dir (``YOI_RUNTIME_DIR`` of ``yoi_env``)."""
+    return Path(yoi_env["YOI_RUNTIME_DIR"])
+
+
+@pytest.fixture
 def yoi(yoi_env: dict[str, str]) -> YoiRunner:
     """Run the installed ``yoi`` console script as a real subprocess."""
 

@@ -56,7 +56,7 @@ def test_help_does_not_import_heavy_modules(yoi_env: dict[str, str]) -> None:
         from yoi_cli.main import run
         with contextlib.redirect_stdout(io.StringIO()):
             assert run(["--help"]) == 0
-        heavy = ("click", "attrs", "cattrs", "starlette", "uvicorn", "yoi_pod_store",
+        heavy = ("click", "attrs", "cattrs", "starlette", "uvicorn", "tqdm", "yoi_pod_store",
                  "yoi_session_store", "yoi_worker_runtime")
         print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in heavy)))
         """
@@ -176,6 +176,49 @@ def test_two_backends_of_one_scheme_fail_naming_both_distributions(
     assert "'memory'" in result.stderr
     assert "yoi-pod-store" in result.stderr
     assert "clashing-backend" in result.stderr
+
+
+def test_plugins_lists_every_installed_extension_point(yoi: YoiRunner, tmp_path: Path) -> None:
+    # As worker-runtime's engines will: a package declares a point in a few lines and names it
+    # in the yoi.extension_points group; `yoi plugins` lists it with no change to yoi-cli.
+    site = tmp_path / "site"
+    _fake_distribution(
+        site,
+        "yoi-engines",
+        "[yoi.extension_points]\nworker_engine = yoi_engines:ENGINES\n",
+        textwrap.dedent(
+            """
+            import pluggy
+            from yoi_base.registry import ExtensionPoint
+
+            hookspec = pluggy.HookspecMarker("yoi.test_engine")
+            hookimpl = pluggy.HookimplMarker("yoi.test_engine")
+
+            class EngineSpec:
+                @hookspec
+                def yoi_test_engines(self): ...
+
+            @hookimpl
+            def yoi_test_engines():
+                return ["none", "echo"]
+
+            ENGINES = ExtensionPoint(
+                group="yoi.test_engine", hookspecs=EngineSpec, hook="yoi_test_engines",
+                kind="worker_engine", key=str, distribution="yoi-engines",
+                builtins={"builtin": "yoi_engines"},
+            )
+            """
+        ),
+    )
+    env = {"PYTHONPATH": str(site), "YOI_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    text = yoi("plugins", env=env).stdout
+    assert "yoi-engines 9.9.9  [yoi-engines:builtin]\n  worker engine: echo\n" in text
+    document = yoi("plugins", "--json", env=env).json()
+    [engines] = [p for p in document["plugins"] if p["distribution"] == "yoi-engines"]
+    assert engines["registers"] == [
+        {"kind": "worker_engine", "name": "echo"},
+        {"kind": "worker_engine", "name": "none"},
+    ]
 
 
 def test_a_reader_that_goes_away_gets_no_traceback(yoi_env: dict[str, str]) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import abc
 import builtins
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from datetime import datetime
 from enum import StrEnum
@@ -593,10 +593,3 @@ def _last_activity(pod: LockedPod, record: PodRecord | None = _KEEP) -> datetime
     written = pod.written_at()
     times = [t for t in (written, record.last_activity_at if record else None) if t is not None]
     return max(times) if times else None
-
-
-def iter_ok(listings: Iterable[PodListing]) -> Iterator[PodRecord]:
-    """The readable records of a listing (callers that must not ignore errors check ``error``)."""
-    for listing in listings:
-        if listing.record is not None:
-            yield listing.record

@@ -35,7 +35,6 @@ Connection = psycopg.Connection[Any]
 #: First key of every advisory lock this package takes ("yoi" in ASCII), one per purpose below.
 _LOCK_MIGRATIONS = 0x796F6900
 LOCK_POD = 0x796F6901
-LOCK_SESSION = 0x796F6902
 
 
 def describe(exc: BaseException) -> str:

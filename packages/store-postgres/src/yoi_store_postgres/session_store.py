@@ -19,18 +19,22 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
-from yoi_session_store.backends import check_segment_head
+from yoi_session_store.backends import (
+    check_ids,
+    check_segment_head,
+    encode_appended,
+    encode_new_segment,
+)
 from yoi_session_store.contract import SegmentInfo, SessionInfo, SessionStore
 from yoi_session_store.errors import (
     CorruptSegmentError,
     EntryDecodeError,
-    InvalidEntryError,
     SegmentExistsError,
     SegmentNotFoundError,
     TruncateRangeError,
 )
 from yoi_session_store.ids import SegmentId, SessionId, parse_segment_id, parse_session_id
-from yoi_session_store.model import Entry, SegmentStart, decode_entry, encode_entry
+from yoi_session_store.model import Entry, SegmentStart, decode_entry
 
 from yoi_store_postgres.config import PostgresConfig, parse_url
 from yoi_store_postgres.database import Connection, Database
@@ -64,36 +68,6 @@ ORDER BY seq
 _SESSION_ACTIVITY = _MS.format("greatest(s.created_at, max(g.modified_at))")
 
 
-def _check_ids(session: SessionId, segment: SegmentId) -> None:
-    parse_session_id(session)
-    parse_segment_id(segment)
-
-
-def _kind(entry: Entry) -> str:
-    return str(getattr(entry, "KIND", None) or getattr(entry, "kind", type(entry).__name__))
-
-
-def _encode_appended(entry: Entry) -> bytes:
-    if isinstance(entry, SegmentStart):
-        raise InvalidEntryError("segment_start may only be the first entry of a segment")
-    return encode_entry(entry)
-
-
-def _encode_new_segment(session: SessionId, entries: Sequence[Entry]) -> list[bytes]:
-    if not entries:
-        raise InvalidEntryError("a new segment needs at least its segment_start entry")
-    first = entries[0]
-    if not isinstance(first, SegmentStart):
-        raise InvalidEntryError(
-            f"the first entry of a segment must be segment_start, not {_kind(first)}"
-        )
-    if first.session_id != session:
-        raise InvalidEntryError(
-            f"segment_start names session {first.session_id}, but the segment is in {session}"
-        )
-    return [encode_entry(first), *(_encode_appended(entry) for entry in entries[1:])]
-
-
 class PostgresSessionStore(SessionStore):
     """Session logs in one PostgreSQL schema; every method is safe from several threads."""
 
@@ -111,11 +85,11 @@ class PostgresSessionStore(SessionStore):
     # ---- writing ----
 
     def append(self, session: SessionId, segment: SegmentId, entry: Entry) -> int:
-        _check_ids(session, segment)
+        check_ids(session, segment)
         if isinstance(entry, SegmentStart):
             self.create_segment(session, segment, [entry])
             return 1
-        line = _encode_appended(entry)
+        line = encode_appended(entry)
         params = {"session": session, "segment": segment, "line": line, "size": len(line) + 1}
         with self.db.connection() as conn:
             row = conn.execute(_APPEND_ANY, params).fetchone()
@@ -126,8 +100,8 @@ class PostgresSessionStore(SessionStore):
     def append_if_count(
         self, session: SessionId, segment: SegmentId, entry: Entry, expected_count: int
     ) -> bool:
-        _check_ids(session, segment)
-        line = _encode_appended(entry)
+        check_ids(session, segment)
+        line = encode_appended(entry)
         params = {
             "session": session,
             "segment": segment,
@@ -144,8 +118,8 @@ class PostgresSessionStore(SessionStore):
     def create_segment(
         self, session: SessionId, segment: SegmentId, entries: Sequence[Entry]
     ) -> None:
-        _check_ids(session, segment)
-        lines = _encode_new_segment(session, entries)
+        check_ids(session, segment)
+        lines = encode_new_segment(session, entries)
         size = sum(len(line) + 1 for line in lines)
         with self.db.connection() as conn, conn.transaction():
             # A no-op update rather than DO NOTHING: it waits for (and then survives) a
@@ -175,7 +149,7 @@ class PostgresSessionStore(SessionStore):
             )
 
     def truncate(self, session: SessionId, segment: SegmentId, keep: int) -> None:
-        _check_ids(session, segment)
+        check_ids(session, segment)
         with self.db.connection() as conn, conn.transaction():
             row = conn.execute(
                 "SELECT entry_count FROM yoi_segments "
@@ -203,7 +177,7 @@ class PostgresSessionStore(SessionStore):
     def append_trace(
         self, session: SessionId, segment: SegmentId, record: Mapping[str, Any]
     ) -> None:
-        _check_ids(session, segment)
+        check_ids(session, segment)
         line = orjson.dumps(record)
         with self.db.connection() as conn:
             row = conn.execute(
@@ -252,7 +226,7 @@ class PostgresSessionStore(SessionStore):
     def read(
         self, session: SessionId, segment: SegmentId, start: int = 0, limit: int | None = None
     ) -> list[Entry]:
-        _check_ids(session, segment)
+        check_ids(session, segment)
         if start < 0 or (limit is not None and limit < 0):
             raise ValueError("start and limit must not be negative")
         end = _MAX_SEQ if limit is None else min(start + limit, _MAX_SEQ)
@@ -301,7 +275,7 @@ class PostgresSessionStore(SessionStore):
         return row is not None
 
     def read_entry_count(self, session: SessionId, segment: SegmentId) -> int:
-        _check_ids(session, segment)
+        check_ids(session, segment)
         with self.db.connection() as conn:
             row = conn.execute(
                 "SELECT entry_count FROM yoi_segments "
@@ -313,7 +287,7 @@ class PostgresSessionStore(SessionStore):
         return int(row[0])
 
     def exists(self, session: SessionId, segment: SegmentId) -> bool:
-        _check_ids(session, segment)
+        check_ids(session, segment)
         with self.db.connection() as conn:
             return self._exists(conn, session, segment)
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+from typing import Any
 
 import click
+
+from yoi_cli.shared.parsing import command_context
 
 RUNTIME_EXTRA_HINT = "pip install 'yoi-cli[runtime]'"
 
@@ -20,3 +23,18 @@ def require_runtime(what: str) -> None:
             f"{what} needs the yoi Runtime, which is not installed; "
             f"install it with: {RUNTIME_EXTRA_HINT}"
         )
+
+
+class RuntimeCommand(click.Command):
+    """A command that needs the Runtime: without it, running it names the extra to install
+    (its help still works)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        require_runtime(command_context(ctx).command_path)
+        return super().invoke(ctx)
+
+
+class RuntimeGroup(click.Group):
+    """A group of :class:`RuntimeCommand` s."""
+
+    command_class = RuntimeCommand

@@ -1,7 +1,11 @@
-"""Entry point of ``yoi``.
+"""Entry point of ``yoi``, with yoi's conventions for help, errors and exit codes.
 
-The top level dispatches by hand instead of through click so that ``yoi --help`` imports only
-the plugin registry: click, attrs, the stores and the Runtime load when a command runs.
+- help goes to stdout with exit 0 (``-h``, ``--help``, ``yoi help COMMAND...``, a bare group);
+  the top-level help is printed without loading click, so ``yoi --help`` stays fast;
+- bad usage prints ``yoi: <message>`` and a hint on stderr and exits 2; so does an argument
+  that is not UTF-8 (one line);
+- a command's own failure (a :class:`click.ClickException`) prints ``yoi <command>: <message>``
+  and exits 1; commands return their exit code (1 for a refusal, 130 when Ctrl-C stopped them).
 """
 
 from __future__ import annotations
@@ -10,63 +14,71 @@ import os
 import sys
 from collections.abc import Sequence
 
-from yoi_cli.plugins import PluginConflictError, registry
+from yoi_base.registry import PluginError
 
 USAGE_ERROR = 2
-
-_DESCRIPTION = """\
-yoi keeps long-running, named LLM Workers (Pods) with durable metadata and replayable
-session history, hosts them in an embeddable Runtime driven over REST, and cleans their
-storage up safely."""
-
-_ENVIRONMENT = """\
-environment:
-  YOI_DATA_DIR     data dir (Pod metadata, sessions); else $YOI_HOME, else ~/.yoi
-  YOI_RUNTIME_DIR  runtime dir (locks, sockets); else $YOI_HOME/run, else
-                   $XDG_RUNTIME_DIR/yoi, else ~/.yoi/run
-  YOI_STORE        store URL for both stores (fs:, fs:///path, memory:, ...); default fs:
-  YOI_DISABLE_PLUGIN_AUTOLOAD  set to 1 to load only built-in commands and backends"""
+#: 128 + SIGINT, as shells report a program stopped by Ctrl-C.
+INTERRUPTED = 130
+_TOP_HELP: tuple[list[str], ...] = ([], ["-h"], ["--help"], ["help"])
+#: Set by the shell completion scripts click writes (``_YOI_COMPLETE=bash_source yoi``).
+COMPLETION_ENV = "_YOI_COMPLETE"
 
 
-def _print_help() -> None:
-    commands = registry().commands
-    width = max((len(name) for name in commands), default=0)
-    lines = ["usage: yoi [--help] [--version] COMMAND [ARGS]...", "", _DESCRIPTION, "", "commands:"]
-    lines += [f"  {name.ljust(width)}  {entry.spec.summary}" for name, entry in commands.items()]
-    lines += ["", "Run `yoi COMMAND --help` for a command's options and examples.", ""]
-    lines += [_ENVIRONMENT]
-    print("\n".join(lines))
-
-
-def _usage_error(message: str) -> int:
-    print(f"yoi: {message}", file=sys.stderr)
-    print("try `yoi --help` for usage.", file=sys.stderr)
-    return USAGE_ERROR
+def _not_utf8(args: Sequence[str]) -> str | None:
+    """The first argument the OS gave that is not UTF-8 (Python keeps it as surrogates)."""
+    for arg in args:
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            return os.fsencode(arg).decode("ascii", "backslashreplace")
+    return None
 
 
 def run(argv: Sequence[str]) -> int:
     """Run ``yoi`` with the given arguments (without the program name); return the exit code."""
     args = list(argv)
+    bad = _not_utf8(args)
+    if bad is not None:
+        print(f"yoi: argument `{bad}` is not valid UTF-8", file=sys.stderr)
+        return USAGE_ERROR
     try:
-        if not args or args[0] in ("-h", "--help", "help"):
-            _print_help()
-            return 0
-        if args[0] == "--version":
-            from importlib import metadata
+        if args in _TOP_HELP and COMPLETION_ENV not in os.environ:
+            from yoi_cli.overview import top_help
 
-            print(f"yoi {metadata.version('yoi-cli')}")
+            print(top_help())
             return 0
-        if args[0].startswith("-"):
-            return _usage_error(f"unknown option `{args[0]}`")
-        entry = registry().commands.get(args[0])
-    except PluginConflictError as error:
+        return _run_click(args)
+    except PluginError as error:
         print(f"yoi: {error}", file=sys.stderr)
         return 1
-    if entry is None:
-        return _usage_error(f"unknown command `{args[0]}`")
-    from yoi_cli.invoke import invoke
 
-    return invoke(entry.spec, args[1:])
+
+def _run_click(args: list[str]) -> int:
+    import click
+
+    from yoi_cli.cli import cli
+
+    # A failure names the command it happened in: `yoi pod: ...`.
+    command_name = f"yoi {args[0]}" if args and not args[0].startswith("-") else "yoi"
+    try:
+        result = cli.main(args, prog_name="yoi", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as error:
+        click.echo(error.ctx.get_help() if error.ctx else "")
+        return 0
+    except click.UsageError as error:
+        command_path = error.ctx.command_path if error.ctx else "yoi"
+        print(f"yoi: {error.format_message()}", file=sys.stderr)
+        print(f"try `{command_path} --help` for usage.", file=sys.stderr)
+        return USAGE_ERROR
+    except click.ClickException as error:
+        print(f"{command_name}: {error.format_message()}", file=sys.stderr)
+        return error.exit_code
+    except click.exceptions.Exit as exit_:
+        return exit_.exit_code
+    except click.Abort:  # Ctrl-C outside a command that handles it
+        print(f"{command_name}: aborted", file=sys.stderr)
+        return INTERRUPTED
+    return result if isinstance(result, int) else 0
 
 
 def main() -> None:

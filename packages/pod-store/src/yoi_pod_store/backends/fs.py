@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 import attrs
+from yoi_base.paths import HomeDirectoryError, default_data_dir, default_runtime_dir
 
 from yoi_pod_store.contract import (
     MAX_PROBE_TIMEOUT,
@@ -66,7 +67,6 @@ from yoi_pod_store.model import (
     utc_now,
 )
 from yoi_pod_store.names import is_valid_name, validate_pod_name, validate_runtime_id
-from yoi_pod_store.paths import default_data_dir, default_runtime_dir
 
 PODS_DIR = "pods"
 LOCKS_DIR = ".locks"
@@ -760,12 +760,12 @@ def open_fs_pod_store(url: str) -> FsPodStore:
     path = urllib.parse.unquote(parsed.path)
     if path and not path.startswith("/"):
         raise StoreUrlError(f"fs store URL {url!r} must use an absolute path: fs:///absolute/path")
-    data_dir = Path(path) if path else default_data_dir()
     runtime_values = options.get("runtime_dir", [])
-    if runtime_values:
-        if len(runtime_values) > 1 or not runtime_values[0].startswith("/"):
-            raise StoreUrlError(f"runtime_dir in {url!r} must be one absolute path")
-        runtime_dir = Path(runtime_values[0])
-    else:
-        runtime_dir = default_runtime_dir()
+    if runtime_values and (len(runtime_values) > 1 or not runtime_values[0].startswith("/")):
+        raise StoreUrlError(f"runtime_dir in {url!r} must be one absolute path")
+    try:
+        data_dir = Path(path) if path else default_data_dir()
+        runtime_dir = Path(runtime_values[0]) if runtime_values else default_runtime_dir()
+    except HomeDirectoryError as exc:
+        raise StoreUrlError(str(exc)) from exc
     return FsPodStore(data_dir, runtime_dir, url=url)

@@ -1,4 +1,4 @@
-"""Rules and decoding shared by the built-in backends, so they behave identically."""
+"""Rules, encoding and decoding shared by every backend, so they behave identically."""
 
 from __future__ import annotations
 
@@ -28,8 +28,13 @@ def check_ids(session: SessionId, segment: SegmentId) -> None:
     parse_segment_id(segment)
 
 
-def encode_new_segment(session: SessionId, entries: Sequence[Entry]) -> list[bytes]:
-    """Encode the entries of a new segment, checking the ``segment_start`` rules."""
+def encode_new_segment(
+    session: SessionId, entries: Sequence[Entry], *, newline: bool = False
+) -> list[bytes]:
+    """The lines of a new segment of ``session``, checking the ``segment_start`` rules.
+
+    Each line is one entry's JSON, ending in ``\\n`` only with ``newline`` (as a file holds it).
+    """
     if not entries:
         raise InvalidEntryError("a new segment needs at least its segment_start entry")
     first = entries[0]
@@ -41,24 +46,15 @@ def encode_new_segment(session: SessionId, entries: Sequence[Entry]) -> list[byt
         raise InvalidEntryError(
             f"segment_start names session {first.session_id}, but the segment is in {session}"
         )
-    lines = [encode_entry(first)]
-    for entry in entries[1:]:
-        lines.append(encode_appended(entry))
-    return lines
+    head = encode_line(first) if newline else encode_entry(first)
+    return [head, *(encode_appended(entry, newline=newline) for entry in entries[1:])]
 
 
-def encode_appended(entry: Entry) -> bytes:
-    """Encode an entry that goes after a segment's start (no newline)."""
-    if isinstance(entry, SegmentStart):
-        raise InvalidEntryError("segment_start may only be the first entry of a segment")
-    return encode_entry(entry)
-
-
-def appended_line(entry: Entry) -> bytes:
-    """Encode an entry that goes after a segment's start, with its newline."""
+def encode_appended(entry: Entry, *, newline: bool = False) -> bytes:
+    """The line of an entry that goes after a segment's start (with ``\\n`` if ``newline``)."""
     if type(entry) is SegmentStart:
         raise InvalidEntryError("segment_start may only be the first entry of a segment")
-    return encode_line(entry)
+    return encode_line(entry) if newline else encode_entry(entry)
 
 
 def _kind(entry: Entry) -> str:

@@ -52,11 +52,12 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import orjson
+from yoi_base.paths import HomeDirectoryError, default_data_dir
 
 from yoi_session_store.backends._common import (
-    appended_line,
     check_ids,
     decode_lines,
+    encode_appended,
     encode_new_segment,
 )
 from yoi_session_store.contract import SegmentInfo, SessionInfo, SessionStore
@@ -78,8 +79,7 @@ from yoi_session_store.ids import (
     parse_session_id,
     uuid7,
 )
-from yoi_session_store.model import Entry, SegmentStart, encode_line
-from yoi_session_store.paths import default_data_dir
+from yoi_session_store.model import Entry, SegmentStart
 
 SEGMENT_SUFFIX = ".jsonl"
 TRACE_SUFFIX = ".trace.jsonl"
@@ -372,7 +372,7 @@ class FsSessionStore(SessionStore):
         if type(entry) is SegmentStart:
             self.create_segment(session, segment, [entry])
             return 1
-        data = encode_line(entry)  # not a segment_start: checked above
+        data = encode_appended(entry, newline=True)
         handle = self._lock(session, segment)
         try:
             self._write_locked(handle, data, 1)
@@ -387,7 +387,7 @@ class FsSessionStore(SessionStore):
     def append_if_count(
         self, session: SessionId, segment: SegmentId, entry: Entry, expected_count: int
     ) -> bool:
-        data = appended_line(entry)
+        data = encode_appended(entry, newline=True)
         handle = self._lock(session, segment)
         try:
             if handle.count != expected_count:
@@ -440,7 +440,7 @@ class FsSessionStore(SessionStore):
         self, session: SessionId, segment: SegmentId, entries: Sequence[Entry]
     ) -> None:
         check_ids(session, segment)
-        data = b"\n".join(encode_new_segment(session, entries)) + b"\n"
+        data = b"".join(encode_new_segment(session, entries, newline=True))
         self._check_open()
         name = segment + SEGMENT_SUFFIX
         for _ in range(16):
@@ -847,5 +847,5 @@ def open_fs_session_store(url: str) -> FsSessionStore:
         options["fsync"] = value
     try:
         return FsSessionStore(path or default_data_dir(), **options)
-    except ValueError as exc:
+    except (ValueError, HomeDirectoryError) as exc:
         raise InvalidStoreUrlError(f"{url!r}: {exc}") from None

@@ -1,39 +1,34 @@
-"""``yoi plugins``: every plugin of every yoi extension point, with what it registers."""
+"""``yoi plugins``: every plugin of every installed yoi extension point, with what it registers."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from typing import Any
 
 import click
+from yoi_base.registry import PluginError, PluginInfo, installed_plugins
 
 
-@dataclass
-class _Plugin:
-    name: str
-    distribution: str
-    version: str
-    registers: list[tuple[str, str]]
+def plugins_document(plugins: list[PluginInfo]) -> dict[str, Any]:
+    return {
+        "plugins": [
+            {
+                "name": plugin.name,
+                "distribution": plugin.distribution,
+                "version": plugin.version,
+                "registers": [{"kind": kind, "name": name} for kind, name in plugin.registers],
+            }
+            for plugin in plugins
+        ]
+    }
 
 
-def _collect() -> list[_Plugin]:
-    from yoi_pod_store.plugins import registry as pod_store_registry
-    from yoi_session_store.plugins import registry as session_store_registry
-
-    from yoi_cli.plugins import registry as cli_registry
-
-    merged: dict[str, _Plugin] = {}
-    for infos in (
-        cli_registry().plugins(),
-        pod_store_registry().plugins(),
-        session_store_registry().plugins(),
-    ):
-        for info in infos:
-            plugin = merged.setdefault(
-                info.name, _Plugin(info.name, info.distribution, info.version, [])
-            )
-            plugin.registers.extend(info.registers)
-    return [merged[name] for name in sorted(merged)]
+def render_plugins(plugins: list[PluginInfo]) -> list[str]:
+    lines = []
+    for plugin in plugins:
+        lines.append(f"{plugin.distribution} {plugin.version}  [{plugin.name}]")
+        lines += [f"  {kind.replace('_', ' ')}: {name}" for kind, name in plugin.registers]
+    return lines
 
 
 @click.command("plugins")
@@ -41,30 +36,17 @@ def _collect() -> list[_Plugin]:
 def plugins_command(as_json: bool) -> int:
     """List installed plugins, their distributions and what they register.
 
-    Built-in commands and backends are plugins too; third-party ones come from the
-    `yoi.cli`, `yoi.pod_store` and `yoi.session_store` entry-point groups (set
+    Built-in commands and backends are plugins too; third-party ones come from the entry-point
+    group of each extension point (`yoi.cli`, `yoi.pod_store`, `yoi.session_store`, ...; set
     YOI_DISABLE_PLUGIN_AUTOLOAD=1 to skip them).
     """
     try:
-        plugins = _collect()
-    except RuntimeError as error:  # a PluginConflictError of any registry
+        plugins = installed_plugins()
+    except PluginError as error:
         raise click.ClickException(str(error)) from error
     if as_json:
-        document = {
-            "plugins": [
-                {
-                    "name": plugin.name,
-                    "distribution": plugin.distribution,
-                    "version": plugin.version,
-                    "registers": [{"kind": kind, "name": name} for kind, name in plugin.registers],
-                }
-                for plugin in plugins
-            ]
-        }
-        click.echo(json.dumps(document, indent=2))
-        return 0
-    for plugin in plugins:
-        click.echo(f"{plugin.distribution} {plugin.version}  [{plugin.name}]")
-        for kind, name in plugin.registers:
-            click.echo(f"  {kind.replace('_', ' ')}: {name}")
+        click.echo(json.dumps(plugins_document(plugins), indent=2))
+    else:
+        for line in render_plugins(plugins):
+            click.echo(line)
     return 0

@@ -8,23 +8,24 @@ deletes only a Pod that is positively stopped. A Pod delete never touches sessio
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from yoi_cli.cleanup.cli import (
+from yoi_cli.shared.duration import format_duration
+from yoi_cli.shared.parsing import (
     StrictGroup,
-    describe_error,
+    command_context,
     destructive_options,
     duration_option,
     force_mode,
-    format_time,
     one_argument,
-    open_pod_store,
-    store_errors,
 )
-from yoi_cli.cleanup.report import Item, Report, printable
+from yoi_cli.shared.report import Item, Report
+from yoi_cli.shared.stores import open_pod_store, store_errors
+from yoi_cli.shared.text import format_size, format_time, printable, table_lines
 
 if TYPE_CHECKING:
     from yoi_pod_store.contract import DeleteOutcome, Liveness, PodListing, PodStore
@@ -36,7 +37,7 @@ _PRUNE_NOTE = "pass --force to delete metadata; --dry-run keeps report-only mode
 
 
 def _store(ctx: click.Context) -> PodStore:
-    url: str | None = ctx.find_root().params.get("store_url")
+    url: str | None = command_context(ctx).params.get("store_url")
     return open_pod_store(url)
 
 
@@ -71,13 +72,18 @@ def _active(record: PodRecord | None) -> tuple[str | None, str | None]:
     return record.active.session_id, record.active.segment_id
 
 
-def _active_lines(record: PodRecord | None, corrupt: CorruptPodRecord | None) -> list[str]:
-    if corrupt is not None:
-        return [f"corrupt: {corrupt.detail}", "active_session: <unknown (metadata is corrupt)>"]
-    session, segment = _active(record)
-    if session is None:
+def _active_lines(document: dict[str, Any]) -> list[str]:
+    if document["corrupt"] is not None:
+        return [
+            f"corrupt: {document['corrupt']}",
+            "active_session: <unknown (metadata is corrupt)>",
+        ]
+    if document["active_session"] is None:
         return ["active_session: <none>"]
-    return [f"active_session: {session}", f"active_segment: {segment or '<pending>'}"]
+    return [
+        f"active_session: {document['active_session']}",
+        f"active_segment: {document['active_segment'] or '<pending>'}",
+    ]
 
 
 @click.group("pod", cls=StrictGroup, no_args_is_help=True)
@@ -142,37 +148,26 @@ def _pod_json(
     }
 
 
-@pod_group.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document for scripts.")
-@click.pass_context
-def list_command(ctx: click.Context, as_json: bool) -> int:
-    """List every Pod: status, liveness, hosting runtime, active session, last activity.
-
-    Last activity is the later of the record's last_activity_at and the time its metadata was
-    last written. Corrupt records are listed with status `corrupt`.
-    """
-    store = _store(ctx)
-    rows = []
+def _list_rows(store: PodStore) -> list[dict[str, Any]]:
     with store_errors():
         probe = _Prober(store)
-        for listing in store.list_pods():
-            rows.append(
-                _pod_json(
-                    listing.name,
-                    listing.record,
-                    listing.error,
-                    probe(listing),
-                    store.last_activity(listing.name),
-                )
+        return [
+            _pod_json(
+                listing.name,
+                listing.record,
+                listing.error,
+                probe(listing),
+                store.last_activity(listing.name),
             )
-    if as_json:
-        _echo_json({"pods": rows})
-        return 0
+            for listing in store.list_pods()
+        ]
+
+
+def _list_lines(rows: list[dict[str, Any]]) -> list[str]:
     if not rows:
-        click.echo("no pods")
-        return 0
+        return ["no pods"]
     header = ("NAME", "STATUS", "LIVENESS", "RUNTIME", "ACTIVE_SESSION", "LAST_ACTIVITY")
-    table = [header] + [
+    cells = [
         (
             printable(row["name"]),
             row["status"] or "-",
@@ -183,31 +178,41 @@ def list_command(ctx: click.Context, as_json: bool) -> int:
         )
         for row in rows
     ]
-    widths = [max(len(line[column]) for line in table) for column in range(len(header))]
-    for line in table:
-        cells = (cell.ljust(width) for cell, width in zip(line, widths, strict=True))
-        click.echo("  ".join(cells).rstrip())
     corrupt = sum(1 for row in rows if row["corrupt"])
-    click.echo(f"pods: {len(rows)} (corrupt: {corrupt})")
+    return [*table_lines(header, cells), f"pods: {len(rows)} (corrupt: {corrupt})"]
+
+
+@pod_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document for scripts.")
+@click.pass_context
+def list_command(ctx: click.Context, as_json: bool) -> int:
+    """List every Pod: status, liveness, hosting runtime, active session, last activity.
+
+    Last activity is the later of the record's last_activity_at and the time its metadata was
+    last written. Corrupt records are listed with status `corrupt`.
+    """
+    rows = _list_rows(_store(ctx))
+    if as_json:
+        _echo_json({"pods": rows})
+    else:
+        click.echo("\n".join(_list_lines(rows)))
     return 0
 
 
-@pod_group.command("show")
-@click.argument("names", nargs=-1, metavar="NAME")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document for scripts.")
-@click.pass_context
-def show_command(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> int:
-    """Show one Pod: status, liveness, hosting runtime, active session and last activity."""
+@dataclass(frozen=True)
+class _PodState:
+    """What ``yoi pod show`` reads of one Pod."""
+
+    name: str
+    record: PodRecord | None
+    corrupt: CorruptPodRecord | None
+    liveness: Liveness
+    activity: datetime | None
+
+
+def _read_pod(store: PodStore, name: str) -> _PodState:
     from yoi_pod_store.errors import CorruptPodRecord
 
-    name = _pod_name(
-        one_argument(
-            names,
-            "yoi pod show requires an explicit Pod name",
-            "yoi pod show accepts exactly one Pod name",
-        )
-    )
-    store = _store(ctx)
     corrupt: CorruptPodRecord | None = None
     with store_errors():
         try:
@@ -216,47 +221,120 @@ def show_command(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> i
             record, corrupt = None, error
         if record is None and corrupt is None:
             raise click.ClickException(f"pod {printable(name)}: pod metadata is missing")
-        liveness = store.probe(name)
-        activity = store.last_activity(name)
-    document = _pod_json(name, record, corrupt, liveness, activity)
-    if record is not None:
+        return _PodState(name, record, corrupt, store.probe(name), store.last_activity(name))
+
+
+def _show_document(pod: _PodState) -> dict[str, Any]:
+    document = _pod_json(pod.name, pod.record, pod.corrupt, pod.liveness, pod.activity)
+    if pod.record is not None:
         document.update(
-            workspace_root=record.workspace_root,
-            created_at=format_time(record.created_at) if record.created_at else None,
-            peers=list(record.peer_names),
-            spawned_children=[child.pod_name for child in record.spawned_children],
+            workspace_root=pod.record.workspace_root,
+            created_at=format_time(pod.record.created_at) if pod.record.created_at else None,
+            peers=list(pod.record.peer_names),
+            spawned_children=[child.pod_name for child in pod.record.spawned_children],
         )
-    if as_json:
-        _echo_json(document)
-        return 0
+    return document
+
+
+def _show_lines(document: dict[str, Any]) -> list[str]:
+    liveness = document["liveness"]
     lines = [
-        f"pod: {printable(name)}",
+        f"pod: {printable(document['name'])}",
         f"status: {document['status'] or '<unknown>'}",
-        f"liveness: {liveness.state.value} ({liveness.reason})",
+        f"liveness: {liveness['state']} ({liveness['reason']})",
         f"hosting_runtime: {document['hosting_runtime_id'] or '<none>'}",
     ]
-    if liveness.hint:
-        lines.append(f"socket: {printable(liveness.hint)}")
-    lines += _active_lines(record, corrupt)
-    if record is not None:
-        lines.append(f"workspace_root: {printable(record.workspace_root or '<none>')}")
+    if liveness["socket"]:
+        lines.append(f"socket: {printable(liveness['socket'])}")
+    lines += _active_lines(document)
+    if "workspace_root" in document:  # the record could be read
+        lines.append(f"workspace_root: {printable(document['workspace_root'] or '<none>')}")
         lines.append(f"created_at: {document['created_at'] or '<unknown>'}")
         lines.append(f"peers: {', '.join(document['peers']) or '<none>'}")
-    lines.append(f"last_activity: {format_time(activity)}")
-    click.echo("\n".join(lines))
+    lines.append(f"last_activity: {document['last_activity'] or '<unknown>'}")
+    return lines
+
+
+@pod_group.command("show")
+@click.argument("names", nargs=-1, metavar="NAME")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document for scripts.")
+@click.pass_context
+def show_command(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> int:
+    """Show one Pod: status, liveness, hosting runtime, active session and last activity."""
+    name = _pod_name(
+        one_argument(
+            names,
+            "yoi pod show requires an explicit Pod name",
+            "yoi pod show accepts exactly one Pod name",
+        )
+    )
+    document = _show_document(_read_pod(_store(ctx), name))
+    if as_json:
+        _echo_json(document)
+    else:
+        click.echo("\n".join(_show_lines(document)))
     return 0
 
 
 # ---- delete -----------------------------------------------------------------------------------
 
 
-def _refusal_lines(name: str, reason: str, liveness: Liveness | None) -> list[str]:
-    lines = ["yoi pod delete", "status: refused", f"pod: {printable(name)}", f"reason: {reason}"]
-    if liveness is not None and liveness.runtime_id:
-        lines.append(f"runtime: {liveness.runtime_id}")
-    if liveness is not None and liveness.hint:
-        lines.append(f"socket: {printable(liveness.hint)}")
-    return lines
+def _delete_document(outcome: DeleteOutcome, deleting: bool) -> dict[str, Any]:
+    from yoi_pod_store.contract import DeleteResult
+
+    session, segment = _active(outcome.record)
+    document: dict[str, Any] = {
+        "command": "yoi pod delete",
+        "mode": "force" if deleting else "dry-run",
+        "pod": outcome.name,
+        "status": outcome.result.value,
+        "liveness": _liveness_json(outcome.liveness),
+        "corrupt": outcome.corrupt.detail if outcome.corrupt else None,
+        "active_session": session,
+        "active_segment": segment,
+        "last_activity": format_time(outcome.last_activity) if outcome.last_activity else None,
+        "reclaimed_bytes": outcome.reclaimed_bytes,
+    }
+    if outcome.result is DeleteResult.MISSING:
+        document.update(status="refused", reason="pod metadata is missing")
+    elif outcome.result is DeleteResult.REFUSED:
+        assert outcome.liveness is not None
+        document.update(status="refused", reason=outcome.liveness.reason)
+    document["exit_code"] = 1 if document["status"] == "refused" else 0
+    return document
+
+
+def _delete_lines(document: dict[str, Any]) -> list[str]:
+    pod = printable(document["pod"])
+    if document["status"] == "refused":
+        lines = [
+            "yoi pod delete",
+            "status: refused",
+            f"pod: {pod}",
+            f"reason: {document['reason']}",
+        ]
+        liveness = document["liveness"] or {}
+        if liveness.get("runtime_id"):
+            lines.append(f"runtime: {liveness['runtime_id']}")
+        if liveness.get("socket"):
+            lines.append(f"socket: {printable(liveness['socket'])}")
+        return lines
+    lines = ["yoi pod delete", f"mode: {document['mode']}", f"pod: {pod}"]
+    lines += _active_lines(document)
+    corrupt = " (corrupt)" if document["corrupt"] else ""
+    if document["status"] == "deleted":
+        return [
+            *lines,
+            f"deleted: pod metadata{corrupt}",
+            "preserved: session logs/history",
+            f"reclaimed: {format_size(document['reclaimed_bytes'])}",
+        ]
+    return [
+        *lines,
+        f"would_delete: pod metadata{corrupt}",
+        "would_preserve: session logs/history",
+        PRESERVE_NOTE,
+    ]
 
 
 @pod_group.command("delete")
@@ -273,8 +351,6 @@ def delete_command(
     missing Pod is refused too. Corrupt metadata of a stopped Pod is deleted and reported as
     corrupt. Starting the same name afterwards starts fresh, with a new session.
     """
-    from yoi_pod_store.contract import DeleteResult
-
     name = _pod_name(
         one_argument(
             names,
@@ -286,52 +362,12 @@ def delete_command(
     store = _store(ctx)
     with store_errors():
         outcome = store.delete_if_stopped(name, dry_run=not deleting)
-    mode = "force" if deleting else "dry-run"
-    session, segment = _active(outcome.record)
-    document: dict[str, Any] = {
-        "command": "yoi pod delete",
-        "mode": mode,
-        "pod": name,
-        "status": outcome.result.value,
-        "liveness": _liveness_json(outcome.liveness),
-        "corrupt": outcome.corrupt.detail if outcome.corrupt else None,
-        "active_session": session,
-        "active_segment": segment,
-        "last_activity": format_time(outcome.last_activity) if outcome.last_activity else None,
-        "reclaimed_bytes": outcome.reclaimed_bytes,
-    }
-    if outcome.result in (DeleteResult.MISSING, DeleteResult.REFUSED):
-        if outcome.result is DeleteResult.MISSING:
-            reason = "pod metadata is missing"
-        else:
-            assert outcome.liveness is not None
-            reason = outcome.liveness.reason
-        document.update(status="refused", reason=reason, exit_code=1)
-        if as_json:
-            _echo_json(document)
-        else:
-            click.echo("\n".join(_refusal_lines(name, reason, outcome.liveness)))
-        return 1
-    document["exit_code"] = 0
+    document = _delete_document(outcome, deleting)
     if as_json:
         _echo_json(document)
-        return 0
-    lines = ["yoi pod delete", f"mode: {mode}", f"pod: {printable(name)}"]
-    lines += _active_lines(outcome.record, outcome.corrupt)
-    if outcome.result is DeleteResult.DELETED:
-        lines += [
-            "deleted: pod metadata" + (" (corrupt)" if outcome.corrupt else ""),
-            "preserved: session logs/history",
-            f"reclaimed_bytes: {outcome.reclaimed_bytes}",
-        ]
     else:
-        lines += [
-            "would_delete: pod metadata" + (" (corrupt)" if outcome.corrupt else ""),
-            "would_preserve: session logs/history",
-            PRESERVE_NOTE,
-        ]
-    click.echo("\n".join(lines))
-    return 0
+        click.echo("\n".join(_delete_lines(document)))
+    return int(document["exit_code"])
 
 
 # ---- prune ------------------------------------------------------------------------------------
@@ -424,26 +460,22 @@ def prune_command(
     # Saturated durations reach back to the 18th century: older than any file.
     cutoff = datetime.now(UTC) - timedelta(seconds=min(older_than, 10**10))
     report = Report(
-        "yoi pod prune", deleting, header=[("older_than", f"{older_than}s")], note=_PRUNE_NOTE
+        "yoi pod prune",
+        deleting,
+        header=[("older_than", f"{older_than}s", format_duration(older_than))],
+        note=_PRUNE_NOTE,
+        as_json=as_json,
+        noun="pods",
     )
     with store_errors():
         listings = store.list_pods()
-    for listing in listings:
-        try:
-            report.add(_prune_one(store, listing, cutoff, deleting))
-        except Exception as error:
-            report.add(Item("failed", listing.name, describe_error(error)))
+    report.run(
+        listings,
+        lambda listing: _prune_one(store, listing, cutoff, deleting),
+        lambda listing: listing.name,
+    )
     counts = {
-        "deleted": report.count("deleted"),
-        "would_delete": report.count("would_delete"),
-        "kept": report.count("kept"),
-        "refused": report.count("refused"),
-        "failed": report.count("failed"),
-        "reclaimed_bytes": report.reclaimed_bytes,
+        action: report.count(action)
+        for action in ("deleted", "would_delete", "kept", "refused", "failed")
     }
-    if as_json:
-        click.echo(report.json_text(counts))
-    else:
-        summary = " ".join(f"{key}={value}" for key, value in counts.items())
-        click.echo("\n".join(report.text_lines(summary)))
-    return report.exit_code
+    return report.finish(counts)

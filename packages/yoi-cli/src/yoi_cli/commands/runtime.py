@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import click
 
-from yoi_cli.features import require_runtime
+from yoi_cli.features import RuntimeGroup
 
 
-@click.group("runtime")
+@click.group("runtime", cls=RuntimeGroup)
 def runtime_group() -> None:
     """Host a yoi Runtime (needs yoi-cli[runtime])."""
-    require_runtime("yoi runtime")
 
 
 @runtime_group.command("serve")

@@ -13,30 +13,41 @@ import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from yoi_cli.cleanup.cli import (
+from yoi_cli.shared.duration import format_duration
+from yoi_cli.shared.parsing import (
     StrictGroup,
-    describe_error,
+    command_context,
     destructive_options,
     duration_option,
     force_mode,
-    format_time,
     one_argument,
+)
+from yoi_cli.shared.report import Item, Report
+from yoi_cli.shared.stores import (
+    describe_error,
     open_pod_store,
     open_session_store,
     store_errors,
+)
+from yoi_cli.shared.text import (
+    format_size,
+    format_time,
+    printable,
+    table_lines,
     time_from_ms,
 )
-from yoi_cli.cleanup.report import Item, Report, printable
 
 if TYPE_CHECKING:
     from yoi_pod_store.contract import PodStore
     from yoi_pod_store.references import SessionReferences
-    from yoi_session_store.contract import SessionInfo, SessionStore
+    from yoi_session_store.contract import SegmentInfo, SessionInfo, SessionStore
     from yoi_session_store.ids import SessionId
+    from yoi_session_store.model import Entry
 
 #: Without --grace, sessions active in the last 10 minutes are never pruned: a session is
 #: created a moment before its Pod's metadata points at it.
@@ -72,7 +83,7 @@ def session_group(store_url: str | None, pod_store_url: str | None) -> None:
 
 
 def _urls(ctx: click.Context) -> tuple[str | None, str | None]:
-    params = ctx.find_root().params
+    params = command_context(ctx).params
     store_url: str | None = params.get("store_url")
     pod_url: str | None = params.get("pod_store_url") or store_url
     return store_url, pod_url
@@ -151,28 +162,27 @@ def list_command(ctx: click.Context, unreferenced: bool, as_json: bool) -> int:
     _warn_incomplete(refs)
     if as_json:
         _echo_json({"references_complete": refs.complete, "sessions": rows})
-        return 0
+    else:
+        click.echo("\n".join(_list_lines(rows, unreferenced)))
+    return 0
+
+
+def _list_lines(rows: list[dict[str, Any]], unreferenced: bool) -> list[str]:
     if not rows:
-        click.echo("no unreferenced sessions" if unreferenced else "no sessions")
-        return 0
-    header = ("SESSION", "LAST_ACTIVITY", "BYTES", "SEGMENTS", "REFERENCED_BY")
-    table = [header] + [
+        return ["no unreferenced sessions" if unreferenced else "no sessions"]
+    header = ("SESSION", "LAST_ACTIVITY", "SIZE", "SEGMENTS", "REFERENCED_BY")
+    cells = [
         (
             row["session_id"],
             row["last_activity"],
-            str(row["size_bytes"]),
+            format_size(row["size_bytes"]),
             str(row["segments"]),
             ", ".join(row["referenced_by"]) or "-",
         )
         for row in rows
     ]
-    widths = [max(len(line[column]) for line in table) for column in range(len(header))]
-    for line in table:
-        cells = (cell.ljust(width) for cell, width in zip(line, widths, strict=True))
-        click.echo("  ".join(cells).rstrip())
     total = sum(row["size_bytes"] for row in rows)
-    click.echo(f"sessions: {len(rows)} bytes: {total}")
-    return 0
+    return [*table_lines(header, cells), f"sessions: {len(rows)} ({format_size(total)})"]
 
 
 @session_group.command("stats")
@@ -204,7 +214,13 @@ def stats_command(ctx: click.Context, as_json: bool) -> int:
     _warn_incomplete(refs)
     if as_json:
         _echo_json(document)
-        return 0
+    else:
+        click.echo("\n".join(_stats_lines(document)))
+    return 0
+
+
+def _stats_lines(document: dict[str, Any]) -> list[str]:
+    lines = []
     for key, value in document.items():
         if isinstance(value, list):
             value = ", ".join(printable(v) for v in value) or "<none>"
@@ -212,8 +228,10 @@ def stats_command(ctx: click.Context, as_json: bool) -> int:
             value = "<none>"
         elif isinstance(value, bool):
             value = "yes" if value else "no"
-        click.echo(f"{key}: {value}")
-    return 0
+        elif key.endswith("bytes"):
+            value = format_size(value)
+        lines.append(f"{key}: {value}")
+    return lines
 
 
 # ---- show ---------------------------------------------------------------------------------------
@@ -268,6 +286,153 @@ def _collected_warnings(sink: list[str]) -> Iterator[None]:
     sink.extend(str(warning.message) for warning in caught)
 
 
+@dataclass(frozen=True)
+class _SegmentState:
+    """One segment of ``yoi session show``: its listing, and its entries or why not."""
+
+    info: SegmentInfo
+    entries: list[Entry] | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class _SessionState:
+    """What ``yoi session show`` reads of one session."""
+
+    session: SessionId
+    modified_ms: int | None
+    segments: list[_SegmentState]
+    referrers: tuple[str, ...]
+    #: Segments of this session that a Pod's active pointer names.
+    active: set[str]
+    warnings: list[str]
+
+
+def _read_session(sessions: SessionStore, pods: PodStore, session: SessionId) -> _SessionState:
+    notes: list[str] = []
+    segments: list[_SegmentState] = []
+    with store_errors():
+        modified = sessions.session_modified_at(session)
+        listed = sessions.list_segments(session)
+        if modified is None and not listed:
+            raise click.ClickException(f"session {session} does not exist")
+        referrers = _references(pods).referrers(session)
+        for info in listed:
+            try:
+                with _collected_warnings(notes):
+                    entries = sessions.read_all(session, info.segment_id)
+            except Exception as error:
+                segments.append(_SegmentState(info, None, describe_error(error)))
+            else:
+                segments.append(_SegmentState(info, entries))
+    active = {
+        record.active.segment_id
+        for record in _active_records(pods, referrers)
+        if record.active and record.active.session_id == session and record.active.segment_id
+    }
+    return _SessionState(session, modified, segments, referrers, active, notes)
+
+
+def _segment_json(segment: _SegmentState) -> dict[str, Any]:
+    from yoi_session_store.history import replay
+
+    row: dict[str, Any] = {
+        "segment_id": segment.info.segment_id,
+        "size_bytes": segment.info.size_bytes,
+        "modified_at": format_time(time_from_ms(segment.info.modified_at_ms)),
+    }
+    if segment.entries is None:
+        row["error"] = segment.error
+        return row
+    try:
+        state = replay(segment.entries)
+    except Exception as error:
+        row["error"] = describe_error(error)
+        return row
+    row.update(entries=state.entries_count, turns=state.turn_count)
+    row.update(forked_from=None, compacted_from=None)
+    origin = state.forked_from or state.compacted_from
+    if origin is not None:
+        key = "forked_from" if state.forked_from else "compacted_from"
+        row[key] = {"segment_id": origin.segment_id, "at_turn_index": origin.at_turn_index}
+    return row
+
+
+def _entry_json(index: int, entry: Entry) -> dict[str, Any]:
+    from yoi_session_store.model import entry_to_dict
+
+    data = entry_to_dict(entry)
+    ts = data.get("ts")
+    return {
+        "index": index,
+        "ts": format_time(time_from_ms(ts)) if isinstance(ts, int) else None,
+        "kind": data.get("kind"),
+        "preview": _preview(data),
+        "entry": data,
+    }
+
+
+def _show_document(state: _SessionState, last: int) -> dict[str, Any]:
+    segments_json = [_segment_json(segment) for segment in state.segments]
+    readable = [
+        segment
+        for segment, row in zip(state.segments, segments_json, strict=True)
+        if "error" not in row
+    ]
+    # The entries shown: of the segment a Pod points at, else of the newest readable one.
+    shown = next(
+        (s for s in readable if s.info.segment_id in state.active),
+        next(iter(readable), None),
+    )
+    entries = shown.entries or [] if shown else []
+    first = max(len(entries) - last, 0)
+    failed = any("error" in row for row in segments_json)
+    return {
+        "session_id": state.session,
+        "last_activity": format_time(time_from_ms(state.modified_ms)),
+        "size_bytes": sum(segment.info.size_bytes for segment in state.segments),
+        "referenced_by": list(state.referrers),
+        "segments": segments_json,
+        "entries": sum(row.get("entries", 0) for row in segments_json),
+        "turns": sum(row.get("turns", 0) for row in segments_json),
+        "shown_segment": shown.info.segment_id if shown else None,
+        "last_entries": [_entry_json(i, entries[i]) for i in range(first, len(entries))],
+        "warnings": state.warnings,
+        "exit_code": 1 if failed else 0,
+    }
+
+
+def _segment_line(row: dict[str, Any]) -> str:
+    if "error" in row:
+        return f"segment: {row['segment_id']} unreadable: {row['error']}"
+    lineage = ""
+    for key in ("forked_from", "compacted_from"):
+        if row.get(key):
+            lineage = f" {key}={row[key]['segment_id']}@{row[key]['at_turn_index']}"
+    return (
+        f"segment: {row['segment_id']} entries={row['entries']} turns={row['turns']} "
+        f"modified={row['modified_at']}{lineage} ({format_size(row['size_bytes'])})"
+    )
+
+
+def _show_lines(document: dict[str, Any]) -> list[str]:
+    lines = [
+        f"session: {document['session_id']}",
+        f"last_activity: {document['last_activity']}",
+        f"size: {format_size(document['size_bytes'])}",
+        f"referenced_by: {', '.join(document['referenced_by']) or '<none>'}",
+        f"segments: {len(document['segments'])}",
+        f"entries: {document['entries']}",
+        f"turns: {document['turns']}",
+    ]
+    lines += [_segment_line(row) for row in document["segments"]]
+    if document["shown_segment"]:
+        shown = document["last_entries"]
+        lines.append(f"last {len(shown)} entries of segment {document['shown_segment']}:")
+        lines += [f"  #{e['index']} {e['ts'] or '-'} {e['kind']}: {e['preview']}" for e in shown]
+    return lines
+
+
 @session_group.command("show")
 @click.argument("ids", nargs=-1, metavar="SESSION_ID")
 @click.option(
@@ -287,9 +452,7 @@ def show_command(ctx: click.Context, ids: tuple[str, ...], last: int, as_json: b
     Exit 1 if a segment cannot be read (the others are still shown).
     """
     from yoi_session_store.errors import InvalidIdError
-    from yoi_session_store.history import replay
     from yoi_session_store.ids import parse_session_id
-    from yoi_session_store.model import entry_to_dict
 
     text = one_argument(
         ids,
@@ -301,112 +464,13 @@ def show_command(ctx: click.Context, ids: tuple[str, ...], last: int, as_json: b
     except InvalidIdError as error:
         raise click.UsageError(str(error)) from None
     sessions, pods = _stores(ctx)
-    notes: list[str] = []
-    segments_json: list[dict[str, Any]] = []
-    entries_by_segment: dict[str, list[Any]] = {}
-    with store_errors():
-        modified = sessions.session_modified_at(session)
-        segments = sessions.list_segments(session)
-        if modified is None and not segments:
-            raise click.ClickException(f"session {session} does not exist")
-        refs = _references(pods)
-        for segment in segments:
-            row: dict[str, Any] = {
-                "segment_id": segment.segment_id,
-                "size_bytes": segment.size_bytes,
-                "modified_at": format_time(time_from_ms(segment.modified_at_ms)),
-            }
-            try:
-                with _collected_warnings(notes):
-                    entries = sessions.read_all(session, segment.segment_id)
-                state = replay(entries)
-            except Exception as error:
-                row["error"] = describe_error(error)
-            else:
-                entries_by_segment[segment.segment_id] = entries
-                origin = state.forked_from or state.compacted_from
-                row.update(
-                    entries=state.entries_count,
-                    turns=state.turn_count,
-                    forked_from=None,
-                    compacted_from=None,
-                )
-                if origin is not None:
-                    key = "forked_from" if state.forked_from else "compacted_from"
-                    row[key] = {
-                        "segment_id": origin.segment_id,
-                        "at_turn_index": origin.at_turn_index,
-                    }
-            segments_json.append(row)
-    active = {
-        record.active.segment_id
-        for record in _active_records(pods, refs.referrers(session))
-        if record.active and record.active.session_id == session and record.active.segment_id
-    }
-    shown_segment = next(
-        (s for s in entries_by_segment if s in active), next(iter(entries_by_segment), None)
-    )
-    shown = entries_by_segment.get(shown_segment, []) if shown_segment else []
-    first = max(len(shown) - last, 0)
-    last_entries = []
-    for index in range(first, len(shown)):
-        data = entry_to_dict(shown[index])
-        ts = data.get("ts")
-        last_entries.append(
-            {
-                "index": index,
-                "ts": format_time(time_from_ms(ts)) if isinstance(ts, int) else None,
-                "kind": data.get("kind"),
-                "preview": _preview(data),
-                "entry": data,
-            }
-        )
-    failed = any("error" in row for row in segments_json)
-    document = {
-        "session_id": session,
-        "last_activity": format_time(time_from_ms(modified)),
-        "size_bytes": sum(s.size_bytes for s in segments),
-        "referenced_by": list(refs.referrers(session)),
-        "segments": segments_json,
-        "entries": sum(row.get("entries", 0) for row in segments_json),
-        "turns": sum(row.get("turns", 0) for row in segments_json),
-        "shown_segment": shown_segment,
-        "last_entries": last_entries,
-        "warnings": notes,
-        "exit_code": 1 if failed else 0,
-    }
+    document = _show_document(_read_session(sessions, pods, session), last)
     if as_json:
         _echo_json(document)
-        return int(document["exit_code"])
-    lines = [
-        f"session: {session}",
-        f"last_activity: {document['last_activity']}",
-        f"size_bytes: {document['size_bytes']}",
-        f"referenced_by: {', '.join(document['referenced_by']) or '<none>'}",
-        f"segments: {len(segments_json)}",
-        f"entries: {document['entries']}",
-        f"turns: {document['turns']}",
-    ]
-    for row in segments_json:
-        if "error" in row:
-            lines.append(f"segment: {row['segment_id']} unreadable: {row['error']}")
-            continue
-        lineage = ""
-        for key in ("forked_from", "compacted_from"):
-            if row.get(key):
-                lineage = f" {key}={row[key]['segment_id']}@{row[key]['at_turn_index']}"
-        lines.append(
-            f"segment: {row['segment_id']} entries={row['entries']} turns={row['turns']} "
-            f"bytes={row['size_bytes']} modified={row['modified_at']}{lineage}"
-        )
-    if shown_segment:
-        lines.append(f"last {len(last_entries)} entries of segment {shown_segment}:")
-        lines += [
-            f"  #{e['index']} {e['ts'] or '-'} {e['kind']}: {e['preview']}" for e in last_entries
-        ]
-    click.echo("\n".join(lines))
-    for note in notes:
-        click.echo(f"warning: {note}", err=True)
+    else:
+        click.echo("\n".join(_show_lines(document)))
+        for note in document["warnings"]:
+            click.echo(f"warning: {note}", err=True)
     return int(document["exit_code"])
 
 
@@ -552,22 +616,20 @@ def prune_command(
     deleting = force_mode(force, dry_run)
     grace_seconds = DEFAULT_GRACE_SECONDS if grace is None else grace
     sessions, pods = _stores(ctx)
-    header = [("scope", "unreferenced sessions")]
+    header = [("scope", "unreferenced sessions", "unreferenced sessions")]
     if older_than is not None:
-        header.append(("older_than", f"{older_than}s"))
-    header.append(("grace", f"{grace_seconds}s"))
-    report = Report("yoi session prune", deleting, header=header, note=_NOTE)
+        header.append(("older_than", f"{older_than}s", format_duration(older_than)))
+    header.append(("grace", f"{grace_seconds}s", format_duration(grace_seconds)))
+    report = Report(
+        "yoi session prune", deleting, header=header, note=_NOTE, as_json=as_json, noun="sessions"
+    )
     with store_errors():
         infos = sessions.list_sessions()
         refs = _references(pods)
     pruner = _Pruner(
         sessions, pods, refs, older_than=older_than, grace=grace_seconds, deleting=deleting
     )
-    for info in infos:
-        try:
-            report.add(pruner.decide(info))
-        except Exception as error:
-            report.add(Item("failed", info.session_id, describe_error(error)))
+    report.run(infos, pruner.decide, lambda info: info.session_id)
     counts = {
         "deleted": report.count("deleted"),
         "would_delete": report.count("would_delete"),
@@ -576,11 +638,5 @@ def prune_command(
         "kept_vanished": report.count("kept", "session disappeared"),
         "refused": report.count("refused"),
         "failed": report.count("failed"),
-        "reclaimed_bytes": report.reclaimed_bytes,
     }
-    if as_json:
-        click.echo(report.json_text(counts))
-    else:
-        summary = " ".join(f"{key}={value}" for key, value in counts.items())
-        click.echo("\n".join(report.text_lines(summary)))
-    return report.exit_code
+    return report.finish(counts)

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from yoi_cli.features import require_runtime
+from yoi_cli.features import RuntimeGroup
+from yoi_cli.shared.parsing import command_context
 
 if TYPE_CHECKING:
     from yoi_worker_runtime import EventBatch, TranscriptEntry, WorkerDetail
@@ -30,7 +31,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 FOLLOW_WAIT_SECONDS = 10.0
 
 
-@click.group("worker")
+@click.group("worker", cls=RuntimeGroup)
 @click.option(
     "--url",
     envvar="YOI_RUNTIME_URL",
@@ -43,7 +44,6 @@ def worker_group(ctx: click.Context, url: str | None) -> None:
 
     The bearer token, if the Runtime requires one, is read from YOI_RUNTIME_TOKEN.
     """
-    require_runtime("yoi worker")
     ctx.obj = url
 
 
@@ -54,7 +54,7 @@ def _json_option(function: F) -> F:
 def _client(ctx: click.Context) -> RuntimeClient:
     from yoi_worker_runtime.client import RuntimeClient
 
-    url = ctx.find_root().obj
+    url = command_context(ctx).obj
     if not url:
         raise click.UsageError("no Runtime URL: pass --url or set YOI_RUNTIME_URL")
     try:

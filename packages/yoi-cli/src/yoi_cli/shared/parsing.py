@@ -1,25 +1,14 @@
-"""What the ``yoi pod`` and ``yoi session`` commands share: strict parsing, store opening,
-error translation, modes and time formatting.
-
-Store modules are imported inside the functions, so loading a command stays cheap.
-"""
+"""Strict click parsing with yoi's messages, and the options the cleanup commands share."""
 
 from __future__ import annotations
 
-import contextlib
-import time
-from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import click
 
-from yoi_cli.cleanup.duration import DurationError, parse_duration
-from yoi_cli.cleanup.report import printable
-
-if TYPE_CHECKING:
-    from yoi_pod_store.contract import PodStore
-    from yoi_session_store.contract import SessionStore
+from yoi_cli.shared.duration import DurationError, parse_duration
+from yoi_cli.shared.text import printable
 
 #: The phrase used when an option is given without its value.
 _VALUE_NAMES = {"--older-than": "a duration value", "--grace": "a duration value"}
@@ -74,6 +63,14 @@ class StrictGroup(click.Group):
         return super().resolve_command(ctx, args)
 
 
+def command_context(ctx: click.Context) -> click.Context:
+    """The context of the top-level command running (``yoi pod``), whose options its
+    subcommands read (``yoi pod --store URL list``)."""
+    while ctx.parent is not None and ctx.parent.parent is not None:
+        ctx = ctx.parent
+    return ctx
+
+
 def one_argument(values: Sequence[str], missing: str, many: str) -> str:
     """The single positional argument of a command, or a specific usage error."""
     if not values:
@@ -109,52 +106,3 @@ def destructive_options(command: Callable[..., Any]) -> Callable[..., Any]:
 def force_mode(force: bool, dry_run: bool) -> bool:
     """Deletes happen only with ``--force`` and without ``--dry-run`` (``--dry-run`` wins)."""
     return force and not dry_run
-
-
-@contextlib.contextmanager
-def store_errors(what: str = "") -> Iterator[None]:
-    """Turn a store failure into ``yoi <command>: <message>`` with exit 1, never a traceback."""
-    from yoi_pod_store.errors import PodStoreError
-    from yoi_session_store.errors import SessionStoreError
-
-    try:
-        yield
-    except (PodStoreError, SessionStoreError, ValueError, RuntimeError, OSError) as error:
-        raise click.ClickException(f"{what}{describe_error(error)}") from error
-
-
-def describe_error(error: BaseException) -> str:
-    if isinstance(error, OSError) and error.strerror:
-        where = f": {error.filename}" if error.filename else ""
-        return f"{error.strerror}{where}"
-    return str(error) or type(error).__name__
-
-
-def open_pod_store(url: str | None) -> PodStore:
-    """The Pod store ``url`` names, else ``$YOI_POD_STORE``, ``$YOI_STORE``, ``fs:``."""
-    from yoi_pod_store.plugins import open_pod_store as _open
-
-    with store_errors("pod store: "):
-        return _open(url)
-
-
-def open_session_store(url: str | None) -> SessionStore:
-    """The session store ``url`` names, else ``$YOI_SESSION_STORE``, ``$YOI_STORE``, ``fs:``."""
-    from yoi_session_store.plugins import open_session_store as _open
-
-    with store_errors("session store: "):
-        return _open(url)
-
-
-def format_time(value: datetime | None) -> str:
-    if value is None:
-        return "<unknown>"
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def time_from_ms(ms: int | None) -> datetime | None:
-    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
-
-
-def now_seconds() -> float:
-    return time.time()

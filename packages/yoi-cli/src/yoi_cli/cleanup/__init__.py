@@ -1,1 +1,0 @@
-"""Safe storage cleanup: duration parsing, modes and the item report shared by the commands."""
