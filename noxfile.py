@@ -34,7 +34,7 @@ LOCAL_DEPENDENCIES: dict[str, dict[str, list[str]]] = {
     "base": {"": []},
     "pod-store": {"": ["base"]},
     "session-store": {"": ["base"]},
-    "worker-runtime": {"": [], "fs-store": ["pod-store", "session-store"], "http-server": []},
+    "worker-runtime": {"": ["base"], "fs-store": ["pod-store", "session-store"], "http-server": []},
     "yoi-cli": {"": ["base", "pod-store", "session-store"], "runtime": ["worker-runtime"]},
     "tools-workspace": {"": ["worker-runtime"]},
 }
@@ -308,6 +308,7 @@ def llm_server(session: nox.Session) -> None:
     """yoi-engine-openai against llama-cpp-python's server with SmolLM2, started on loopback."""
     # Whole turns run through yoi's REST server on an fs store, with the workspace tools.
     session.install(
+        str(PACKAGES / "base"),
         str(PACKAGES / "pod-store"),
         str(PACKAGES / "session-store"),
         f"{PACKAGES / 'worker-runtime'}[fs-store,http-server]",

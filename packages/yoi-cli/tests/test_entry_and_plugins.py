@@ -8,6 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 from conftest import YoiRunner
 
 
@@ -74,6 +75,7 @@ def test_help_does_not_import_heavy_modules(yoi_env: dict[str, str]) -> None:
     assert set(imported(yoi_env)) <= {"yoi_session_store", "yoi_session_store.plugins"}
 
 
+@pytest.mark.without_feature("runtime")
 def test_plugins_lists_builtins_with_distribution_and_version(yoi: YoiRunner) -> None:
     document = yoi("plugins", "--json", env={"YOI_DISABLE_PLUGIN_AUTOLOAD": "1"}).json()
     by_distribution = {plugin["distribution"]: plugin for plugin in document["plugins"]}
@@ -87,6 +89,18 @@ def test_plugins_lists_builtins_with_distribution_and_version(yoi: YoiRunner) ->
     assert {("pod_store_backend", "fs"), ("pod_store_backend", "memory")} <= registers
     assert {("session_store_backend", "fs"), ("session_store_backend", "memory")} <= registers
     assert all(plugin["version"] == "0.1.0" for plugin in document["plugins"])
+
+
+@pytest.mark.feature("runtime")
+def test_with_the_runtime_plugins_also_lists_its_engines(yoi: YoiRunner) -> None:
+    document = yoi("plugins", "--json", env={"YOI_DISABLE_PLUGIN_AUTOLOAD": "1"}).json()
+    runtime = next(p for p in document["plugins"] if p["distribution"] == "yoi-worker-runtime")
+    assert runtime["name"] == "yoi-worker-runtime:builtin"
+    assert [(item["kind"], item["name"]) for item in runtime["registers"]] == [
+        ("engine", "echo"),
+        ("engine", "none"),
+    ]
+    assert "  engine: echo" in yoi("plugins").stdout
 
 
 def test_third_party_plugin_adds_a_command_and_a_backend(yoi: YoiRunner) -> None:

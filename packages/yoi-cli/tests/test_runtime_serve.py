@@ -98,14 +98,15 @@ def test_serve_on_the_default_fs_store_keeps_workers_across_restarts(
     with serving(yoi_env, *args) as (process, ready):
         env = {"YOI_RUNTIME_URL": ready["url"]}
         assert yoi("worker", "create", "--name", "kept", "--task", "x", env=env).exit_code == 0
-        assert yoi("worker", "input", "kept", "remember me", env=env).exit_code == 0
+        assert yoi("worker", "input", "kept", "remember me", "--wait", env=env).exit_code == 0
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
     assert (Path(yoi_env["YOI_DATA_DIR"]) / "pods" / "kept").is_dir()
     with serving(yoi_env, *args) as (_, ready):
         env = {"YOI_RUNTIME_URL": ready["url"]}
         page = yoi("worker", "transcript", "kept", "--json", env=env).json()
-        assert [item["content"] for item in page["items"]] == ["remember me"]
+        contents = [item["content"] for item in page["items"]]
+        assert contents == ["remember me", "echo: remember me"]
 
 
 @pytest.mark.without_feature("runtime")

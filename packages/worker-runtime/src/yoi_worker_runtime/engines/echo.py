@@ -1,6 +1,6 @@
 """The built-in ``echo`` engine: a deterministic reply for demos and tests, no model needed.
 
-The reply to a step is ``echo: `` followed by the latest user (else system) message, streamed in
+The reply to a step is ``echo: `` followed by the latest input (user or system message), streamed in
 ``chunks`` pieces, each after a pause of ``chunk_delay_ms``. Options:
 
 - ``chunks`` (int >= 1, default 1) and ``chunk_delay_ms`` (number >= 0, default 0): slow turns;
@@ -124,10 +124,9 @@ def reply_to(messages: tuple[Message, ...]) -> str:
         }
         lines = [f"{names.get(item.tool_call_id or '', '?')}: {item.content}" for item in results]
         return "\n".join(reversed(lines))
-    for role in ("user", "system"):
-        for message in reversed(messages):
-            if message.role == role:
-                return f"echo: {message.content}"
+    for message in reversed(messages):
+        if message.role in ("user", "system"):
+            return f"echo: {message.content}"
     return "echo:"
 
 

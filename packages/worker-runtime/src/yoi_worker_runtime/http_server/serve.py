@@ -25,6 +25,7 @@ from urllib.parse import quote
 
 import attrs
 import uvicorn
+from yoi_base.paths import default_data_dir, default_store_url
 
 from yoi_worker_runtime.http_server.app import create_app
 from yoi_worker_runtime.http_server.options import (
@@ -40,6 +41,10 @@ from yoi_worker_runtime.profiles import ConfigError, RuntimeConfig, load_config
 from yoi_worker_runtime.runtime import Runtime, RuntimeOptions
 from yoi_worker_runtime.stores import open_persistent_runtime
 
+#: The folder of the data dir that holds one workspace folder per Worker.
+WORKSPACES_DIR = "workspaces"
+#: The Pod store's own URL variable, which names the store a Runtime opens by default.
+POD_STORE_URL_ENV = "YOI_POD_STORE"
 #: ``--store memory``: a Runtime that lives in this process only.
 MEMORY_STORE = "memory"
 DEFAULT_BIND = "127.0.0.1:0"
@@ -131,6 +136,18 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def default_workspace_root(store: str | None) -> Path:
+    """Where Workers' tool workspaces live by default: ``workspaces`` in the data dir, which for
+    an ``fs:///path`` store is ``path`` itself, else the yoi data dir of this host."""
+    url = store if store not in (None, MEMORY_STORE) else None
+    if url is None:
+        url = default_store_url(POD_STORE_URL_ENV)
+    scheme, _, rest = url.partition(":")
+    if scheme == "fs" and rest.startswith("///"):
+        return Path(rest[2:]) / WORKSPACES_DIR
+    return default_data_dir() / WORKSPACES_DIR
 
 
 def runtime_config(
@@ -303,7 +320,11 @@ def serve(
         display_name=config.display_name,
         limits=config.limits,
         config=runtime_config(config.config_file, config.default_profile, config.allow_tools),
-        workspace_root=Path(config.workspace_root) if config.workspace_root else None,
+        workspace_root=(
+            Path(config.workspace_root)
+            if config.workspace_root
+            else default_workspace_root(config.store)
+        ),
     )
     sockets: list[socket.socket] = []
     ready_path = Path(config.ready_file) if config.ready_file is not None else None

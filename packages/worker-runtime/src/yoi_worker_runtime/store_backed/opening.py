@@ -5,14 +5,16 @@ from __future__ import annotations
 import contextlib
 from typing import Unpack
 
+from yoi_base.paths import default_store_url
 from yoi_pod_store.contract import PodStore
 from yoi_pod_store.errors import RuntimeAlreadyHosted, StoreUrlError
 from yoi_pod_store.plugins import UnknownBackendError as UnknownPodBackend
 from yoi_pod_store.plugins import open_pod_store
 from yoi_session_store.contract import SessionStore
 from yoi_session_store.errors import InvalidStoreUrlError
+from yoi_session_store.plugins import STORE_URL_ENV as SESSION_STORE_URL_ENV
 from yoi_session_store.plugins import UnknownBackendError as UnknownSessionBackend
-from yoi_session_store.plugins import default_store_url, open_session_store
+from yoi_session_store.plugins import open_session_store
 
 from yoi_worker_runtime.errors import InvalidRequest, InvalidWorkerId, RuntimeAlreadyOpen
 from yoi_worker_runtime.ids import new_runtime_id, validate_worker_name
@@ -43,7 +45,7 @@ def open_runtime(
         pods = open_pod_store(store_url)
     except (StoreUrlError, UnknownPodBackend) as exc:
         raise InvalidRequest(f"store URL: {exc}") from None
-    session_url = store_url or default_store_url()
+    session_url = store_url or default_store_url(SESSION_STORE_URL_ENV)
     try:
         sessions = open_session_store(session_url)
     except (InvalidStoreUrlError, UnknownSessionBackend) as exc:

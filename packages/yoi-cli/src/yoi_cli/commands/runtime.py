@@ -44,6 +44,43 @@ def runtime_group() -> None:
     type=click.Path(dir_okay=False),
     help="Also write the ready line to this file (atomically).",
 )
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    help="A TOML configuration: [profiles.NAME] tables, default_profile, allow_tools.",
+)
+@click.option(
+    "--default-profile",
+    metavar="NAME",
+    help="The profile of runtime_default Workers (overrides the file)  [default: echo]",
+)
+@click.option(
+    "--allow-tool",
+    "allow_tools",
+    multiple=True,
+    metavar="NAME",
+    help="Let Workers that request it use this tool (repeatable; adds to the file's).",
+)
+@click.option(
+    "--workspace-root",
+    type=click.Path(file_okay=False),
+    help="Where each Worker's tools get a folder  [default: workspaces in the data dir]",
+)
+@click.option(
+    "--stream-heartbeat",
+    type=click.FloatRange(min=1),
+    default=15.0,
+    show_default=True,
+    help="Seconds between heartbeats on an idle event stream.",
+)
+@click.option(
+    "--stream-buffer",
+    type=click.IntRange(min=16),
+    default=512,
+    show_default=True,
+    help="Messages an event stream may hold for a slow reader (then deltas drop, then it lags).",
+)
 def serve_command(
     bind: str | None,
     unix_socket: str | None,
@@ -57,6 +94,12 @@ def serve_command(
     max_body_bytes: int,
     max_event_wait: float,
     ready_file: str | None,
+    config_file: str | None,
+    default_profile: str | None,
+    allow_tools: tuple[str, ...],
+    workspace_root: str | None,
+    stream_heartbeat: float,
+    stream_buffer: int,
 ) -> int:
     """Serve a Runtime over REST until SIGTERM or Ctrl-C.
 
@@ -65,7 +108,9 @@ def serve_command(
     a supervisor that asked for port 0 learns the port there. On SIGTERM/SIGINT in-flight
     requests finish, the store is released and the exit code is 0.
 
-    Its clients are trusted backends and local tools (`yoi worker`), never browsers.
+    Each input on a Worker starts a turn that its profile's engine runs (echo by default;
+    --config names real engines, e.g. an OpenAI-compatible server). Its clients are trusted
+    backends and local tools (`yoi worker`), never browsers; a backend relays to browsers.
     """
     from yoi_worker_runtime import RuntimeLimits, WorkerRuntimeError
     from yoi_worker_runtime.http_server import ServeConfig, ServeError, serve
@@ -85,6 +130,12 @@ def serve_command(
         max_body_bytes=max_body_bytes,
         max_event_wait=max_event_wait,
         ready_file=ready_file,
+        config_file=config_file,
+        default_profile=default_profile,
+        allow_tools=allow_tools,
+        workspace_root=workspace_root,
+        stream_heartbeat=stream_heartbeat,
+        stream_buffer=stream_buffer,
     )
     try:
         return serve(config)

@@ -9,7 +9,9 @@ object per line when following).
 from __future__ import annotations
 
 import json
+import queue
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -108,12 +110,21 @@ def _show_detail(detail: WorkerDetail) -> None:
         reason = f" ({capability.reason})" if capability.reason else ""
         click.echo(f"capability  {capability.name}{reason}")
     click.echo(f"transcript  {detail.transcript_len} entries")
+    turn = detail.turn
+    if turn.state == "running":
+        click.echo(
+            f"turn        running {turn.turn_id} since {turn.started_at}, {turn.queued} queued"
+        )
+    else:
+        click.echo("turn        idle")
+    usage = detail.usage
+    click.echo(f"usage       {usage.input_tokens} tokens in, {usage.output_tokens} out")
     click.echo(f"created     {detail.created_at}")
     click.echo(f"updated     {detail.updated_at}")
 
 
 def _show_entry(entry: TranscriptEntry) -> None:
-    click.echo(f"[{entry.sequence}] {entry.at} {entry.role}: {entry.content}")
+    _echo_text(f"[{entry.sequence}] {entry.at} {entry.role}: {entry.content}")
 
 
 @worker_group.command("create")
@@ -263,25 +274,94 @@ def show_command(ctx: click.Context, worker_id: str, as_json: bool) -> int:
     return 0
 
 
+_ON_BUSY = click.Choice(["enqueue", "reject", "interrupt"])
+
+
 @worker_group.command("input")
 @click.argument("worker_id")
 @click.argument("text")
 @click.option("--system", is_flag=True, help="Send system input instead of user input.")
+@click.option(
+    "--on-busy",
+    type=_ON_BUSY,
+    help="If a turn is running: queue behind it, refuse, or interrupt it "
+    "[default: the Worker's policy].",
+)
+@click.option("--wait", is_flag=True, help="Wait for the turn and print the reply.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=300.0,
+    show_default=True,
+    help="With --wait: give up after this many seconds.",
+)
 @_json_option
 @click.pass_context
 def input_command(
-    ctx: click.Context, worker_id: str, text: str, system: bool, as_json: bool
+    ctx: click.Context,
+    worker_id: str,
+    text: str,
+    system: bool,
+    on_busy: Any,
+    wait: bool,
+    timeout: float,
+    as_json: bool,
 ) -> int:
-    """Send TEXT to a running Worker ('-' reads it from stdin)."""
+    """Send TEXT to a running Worker ('-' reads it from stdin).
+
+    With --wait, print the assistant's reply on stdout when the turn ends; a turn that fails
+    or is interrupted exits 1 with its reason on stderr.
+    """
     content = sys.stdin.read() if text == "-" else text
     with _client(ctx) as client:
         ack = _call(
-            lambda: client.send_input(worker_id, content, kind="system" if system else "user")
+            lambda: client.send_input(
+                worker_id, content, kind="system" if system else "user", on_busy=on_busy
+            )
         )
+        if not wait:
+            if as_json:
+                _emit_json(ack)
+            else:
+                turn = f"; turn {ack.turn_id} {ack.turn_phase}" if ack.turn_id else ""
+                click.echo(
+                    f"accepted as entry {ack.transcript_sequence} (event {ack.event_id}){turn}"
+                )
+            return 0
+        if ack.turn_id is None:
+            raise click.ClickException(f"worker {worker_id} runs no turns (its profile is none)")
+        turn_id = ack.turn_id
+        ended = _call(lambda: client.wait_for_turn(worker_id, turn_id, timeout))
+    if as_json:
+        _emit_json(ended)
+    elif ended.phase == "completed":
+        _echo_text(ended.reply or "")
+    if ended.phase in ("queued", "running"):
+        click.echo(f"yoi: turn {turn_id} is still {ended.phase} after {timeout:g} s", err=True)
+        return 1
+    if ended.phase != "completed":
+        click.echo(f"yoi: turn {ended.phase}: {ended.reason}", err=True)
+        return 1
+    return 0
+
+
+@worker_group.command("interrupt")
+@click.argument("worker_id")
+@click.option("--drop-queued", is_flag=True, help="Also drop the inputs waiting for their turn.")
+@_json_option
+@click.pass_context
+def interrupt_command(ctx: click.Context, worker_id: str, drop_queued: bool, as_json: bool) -> int:
+    """End the Worker's running turn (the Worker keeps running; queued inputs then run)."""
+    with _client(ctx) as client:
+        ack = _call(lambda: client.interrupt_turn(worker_id, drop_queued=drop_queued))
     if as_json:
         _emit_json(ack)
+    elif ack.changed:
+        dropped = f"; {ack.dropped} queued input(s) dropped" if ack.dropped else ""
+        turn = f"turn {ack.turn_id} interrupted" if ack.turn_id else "no turn was running"
+        click.echo(f"{turn}{dropped}")
     else:
-        click.echo(f"accepted as entry {ack.transcript_sequence} (event {ack.event_id})")
+        click.echo(f"worker {worker_id} is idle; nothing to interrupt")
     return 0
 
 
@@ -400,7 +480,7 @@ def transcript_command(
                     for event in batch.events
                     if event.worker_ref is not None and event.worker_ref.worker_id == worker_id
                 ]
-                if any(event.kind == "worker_input_accepted" for event in mine):
+                if mine:  # input, or a turn's step: new entries may be there
                     drain()
                 if any(
                     event.kind in ("worker_stopped", "worker_cancelled") for event in mine
@@ -413,7 +493,7 @@ def transcript_command(
 
 def _show_event(event: Any) -> None:
     worker = f" {event.worker_ref.worker_id}" if event.worker_ref is not None else ""
-    click.echo(f"#{event.id} {event.at} {event.kind}{worker}: {event.message}")
+    _echo_text(f"#{event.id} {event.at} {event.kind}{worker}: {event.message}")
 
 
 @worker_group.command("events")
@@ -461,10 +541,136 @@ def events_command(
                 if batch.has_more:
                     click.echo(f"... more from --cursor {batch.cursor.next_event_id}")
             return 0
+        after: int | str = 0 if cursor == "start" else "now" if cursor == "now" else int(cursor) - 1
+        return _follow_stream(client, after, timeout, as_json)
+
+
+def _in_background(messages: Iterator[T]) -> queue.Queue[T | BaseException]:
+    """Iterate ``messages`` in a daemon thread; what it yields (or raises) lands in the queue."""
+    found: queue.Queue[T | BaseException] = queue.Queue()
+
+    def pump() -> None:
         try:
-            for batch in _follow_events(client, start, limit, timeout):
-                for event in batch.events:
-                    _emit_json(event) if as_json else _show_event(event)
-        except KeyboardInterrupt:
-            return 0
-    return 0
+            for message in messages:
+                found.put(message)
+        except BaseException as error:  # handed to the reading thread, which decides
+            found.put(error)
+
+    threading.Thread(target=pump, name="yoi-stream", daemon=True).start()
+    return found
+
+
+def _next(found: queue.Queue[Any], timeout: float | None) -> object:
+    """The next streamed message, None when ``timeout`` passed; a stream error is raised."""
+    try:
+        item = found.get(timeout=timeout)
+    except queue.Empty:
+        return None
+    if isinstance(item, BaseException):
+        from yoi_worker_runtime import WorkerRuntimeError
+
+        if isinstance(item, WorkerRuntimeError):
+            raise click.ClickException(f"{item.message} ({item.code})")
+        raise item
+    return item
+
+
+def _follow_stream(
+    client: RuntimeClient, after: int | str, timeout: float | None, as_json: bool
+) -> int:
+    """Print the Runtime's events as the event stream delivers them (durable events only)."""
+    from yoi_worker_runtime import RuntimeEvent
+    from yoi_worker_runtime.client import StreamMessage
+
+    stream: queue.Queue[StreamMessage | BaseException] = _in_background(
+        client.stream_events(after=after)  # type: ignore[arg-type]
+    )
+    remaining = _until(timeout)
+    try:
+        while True:
+            left = remaining()
+            if left is not None and left <= 0:
+                return 0
+            message = _next(stream, left)
+            if isinstance(message, RuntimeEvent):
+                _emit_json(message) if as_json else _show_event(message)
+    except KeyboardInterrupt:
+        return 0
+
+
+@worker_group.command("chat")
+@click.argument("worker_id")
+@click.pass_context
+def chat_command(ctx: click.Context, worker_id: str) -> int:
+    """Talk with a Worker: each line you type is an input; the reply prints as it is made.
+
+    Ctrl-C interrupts a running turn, Ctrl-D leaves. The conversation goes on across a
+    restart of the Runtime: the stream reconnects and prints what it missed.
+    """
+    from yoi_worker_runtime import RuntimeEvent
+    from yoi_worker_runtime.client import StreamMessage
+    from yoi_worker_runtime.model import TurnTextDelta
+
+    with _client(ctx) as client:
+        _call(lambda: client.worker_detail(worker_id))
+        stream: queue.Queue[StreamMessage | BaseException] = _in_background(
+            client.stream_worker(worker_id)
+        )
+        prompt = "> " if sys.stdin.isatty() else ""
+        while True:
+            try:
+                line = input(prompt)
+            except EOFError:
+                click.echo()
+                return 0
+            except KeyboardInterrupt:
+                click.echo()
+                continue
+            if not line.strip():
+                continue
+            ack = _call(partial(client.send_input, worker_id, line))
+            if ack.turn_id is None:
+                click.echo("(recorded; this Worker runs no turns)")
+                continue
+            turn_id = ack.turn_id
+            shown: list[str] = []
+            while True:
+                try:
+                    message = _next(stream, None)
+                except KeyboardInterrupt:
+                    _call(lambda: client.interrupt_turn(worker_id))
+                    continue
+                if isinstance(message, TurnTextDelta) and message.turn_id == turn_id:
+                    shown.append(message.text)
+                    _echo_text(message.text, nl=False)
+                elif (
+                    isinstance(message, RuntimeEvent)
+                    and message.turn_id == turn_id
+                    and message.kind in ("turn_completed", "turn_failed", "turn_interrupted")
+                ):
+                    break
+            turn = _call(partial(client.turn, worker_id, turn_id))
+            text = "".join(shown)
+            if turn.reply is not None and turn.reply.startswith(text):
+                _echo_text(turn.reply[len(text) :], nl=False)  # what was missed
+            click.echo()
+            if turn.phase != "completed":
+                click.echo(f"(turn {turn.phase}: {turn.reason})", err=True)
+
+
+def _echo_text(text: str, *, nl: bool = True) -> None:
+    """Print text a Worker or its model wrote: on a terminal with control characters escaped,
+    elsewhere (pipes, files) exactly as it is."""
+    if sys.stdout.isatty():
+        click.echo(_printable(text), nl=nl)
+    else:
+        click.echo(text, nl=nl, color=True)  # color=True: click must not strip anything
+
+
+def _printable(text: str) -> str:
+    """``text`` as it may reach a terminal: control characters other than newline and tab are
+    shown escaped, so a reply cannot retitle, clear or otherwise drive the terminal."""
+    return "".join(
+        char if char in "\n\t" or (ord(char) >= 0x20 and ord(char) != 0x7F) else repr(char)[1:-1]
+        for char in text
+    )
