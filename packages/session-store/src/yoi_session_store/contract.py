@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 
+from yoi_session_store.errors import SessionStoreError
 from yoi_session_store.ids import SegmentId, SessionId
 from yoi_session_store.model import Entry
 
@@ -69,6 +70,35 @@ class SessionStore(abc.ABC):
         The check and the write happen under the segment's lock, so no other writer can get
         between them. Returns False (and writes nothing) when the count differs.
         """
+
+    def append_many_if_count(
+        self,
+        session: SessionId,
+        segment: SegmentId,
+        entries: Sequence[Entry],
+        expected_count: int,
+    ) -> bool:
+        """Append ``entries`` together, in order, only if the segment holds exactly
+        ``expected_count`` entries; returns False (and writes nothing) when it does not.
+
+        All or none: if the call fails, none of ``entries`` remains. Under the ``always``
+        durability policy the built-in backends write them with one write and make them durable
+        with one sync, which is what lets concurrent writers share a sync (group commit). This
+        default appends them one at a time and, when that fails part way, truncates the
+        segment back; a backend overrides it to do better.
+        """
+        if not entries:
+            return self.read_entry_count(session, segment) == expected_count
+        if not self.append_if_count(session, segment, entries[0], expected_count):
+            return False
+        try:
+            for offset, entry in enumerate(entries[1:], start=1):
+                if not self.append_if_count(session, segment, entry, expected_count + offset):
+                    raise SessionStoreError(f"segment {segment} changed during a batch append")
+        except BaseException:
+            self.truncate(session, segment, expected_count)
+            raise
+        return True
 
     @abc.abstractmethod
     def create_segment(

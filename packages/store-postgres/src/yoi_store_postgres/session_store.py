@@ -56,6 +56,21 @@ RETURNING seq
 """
 _APPEND_ANY = _APPEND.format(condition="")
 _APPEND_AT = _APPEND.format(condition="AND entry_count = %(expected)s")
+#: A batch: the segment row counts every line at once, then the lines go in numbered from it.
+_APPEND_MANY = """
+WITH segment AS (
+    UPDATE yoi_segments
+    SET entry_count = entry_count + %(count)s, log_bytes = log_bytes + %(size)s,
+        modified_at = clock_timestamp()
+    WHERE segment_id = %(segment)s::uuid AND session_id = %(session)s::uuid
+      AND entry_count = %(expected)s
+    RETURNING segment_id
+)
+INSERT INTO yoi_entries (segment_id, seq, line)
+SELECT segment_id, %(expected)s + line.position, line.text
+FROM segment, unnest(%(lines)s::bytea[]) WITH ORDINALITY AS line(text, position)
+RETURNING seq
+"""
 
 _READ = """
 SELECT seq, line FROM yoi_entries
@@ -111,6 +126,32 @@ class PostgresSessionStore(SessionStore):
         }
         with self.db.connection() as conn:
             if conn.execute(_APPEND_AT, params).fetchone() is not None:
+                return True
+        self.read_entry_count(session, segment)  # SegmentNotFoundError if that was the reason
+        return False
+
+    def append_many_if_count(
+        self,
+        session: SessionId,
+        segment: SegmentId,
+        entries: Sequence[Entry],
+        expected_count: int,
+    ) -> bool:
+        """One statement in one transaction: all the lines or none, one commit."""
+        check_ids(session, segment)
+        lines = [encode_appended(entry) for entry in entries]
+        if not lines:
+            return self.read_entry_count(session, segment) == expected_count
+        params = {
+            "session": session,
+            "segment": segment,
+            "lines": lines,
+            "count": len(lines),
+            "size": sum(len(line) + 1 for line in lines),
+            "expected": expected_count,
+        }
+        with self.db.connection() as conn:
+            if conn.execute(_APPEND_MANY, params).fetchall():
                 return True
         self.read_entry_count(session, segment)  # SegmentNotFoundError if that was the reason
         return False

@@ -361,10 +361,16 @@ class FsSessionStore(SessionStore):
         if written != len(data):  # disk full: never leave a partial line behind
             os.ftruncate(fd, size)
             raise OSError(errno.ENOSPC, f"short write to {handle.path}")
+        if self._sync_appends:
+            try:
+                _fdatasync(fd)
+            except OSError:
+                # Not known to be durable: take the lines back, so a failed append never
+                # surfaces later as written.
+                os.ftruncate(fd, size)
+                raise
         handle.size = handle.committed = size + written
         handle.count += lines
-        if self._sync_appends:
-            _fdatasync(fd)
 
     # ---- appends ------------------------------------------------------------------------------
 
@@ -393,6 +399,26 @@ class FsSessionStore(SessionStore):
             if handle.count != expected_count:
                 return False
             self._write_locked(handle, data, 1)
+            return True
+        finally:
+            self._unlock(handle)
+
+    def append_many_if_count(
+        self,
+        session: SessionId,
+        segment: SegmentId,
+        entries: Sequence[Entry],
+        expected_count: int,
+    ) -> bool:
+        """One ``write`` of every line and (policy ``always``) one sync: concurrent writers that
+        batch their entries share the sync. A failed write or sync leaves none of them."""
+        data = b"".join(encode_appended(entry, newline=True) for entry in entries)
+        handle = self._lock(session, segment)
+        try:
+            if handle.count != expected_count:
+                return False
+            if data:
+                self._write_locked(handle, data, len(entries))
             return True
         finally:
             self._unlock(handle)

@@ -110,6 +110,22 @@ class MemorySessionStore(SessionStore):
             self._write(session, target, line)
             return True
 
+    def append_many_if_count(
+        self,
+        session: SessionId,
+        segment: SegmentId,
+        entries: Sequence[Entry],
+        expected_count: int,
+    ) -> bool:
+        lines = [encode_appended(entry) for entry in entries]
+        with self._data.lock:
+            target = self._segment(session, segment)
+            if len(target.lines) != expected_count:
+                return False
+            for line in lines:
+                self._write(session, target, line)
+            return True
+
     def _write(self, session: SessionId, target: _Segment, line: bytes) -> None:
         target.lines.append(line)
         target.size += len(line) + 1

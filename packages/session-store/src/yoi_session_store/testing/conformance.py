@@ -179,6 +179,36 @@ class SessionStoreConformance:
         assert store.append_if_count(session, segment, _note(3), 2)
         assert store.read_all(session, segment)[1:] == [_note(1), _note(3)]
 
+    def test_append_many_if_count_writes_all_in_order_or_nothing(self, store: SessionStore) -> None:
+        session, segment = _new(store)
+        assert store.append_many_if_count(session, segment, [_note(1), _note(2)], 1)
+        assert not store.append_many_if_count(session, segment, [_note(3), _note(4)], 1)
+        assert store.append_many_if_count(session, segment, [], 3)
+        assert not store.append_many_if_count(session, segment, [], 2)
+        assert store.append_many_if_count(session, segment, [_note(5)], 3)
+        assert store.read_all(session, segment)[1:] == [_note(1), _note(2), _note(5)]
+        with expect_raises(InvalidEntryError):  # a bad entry anywhere: none of them lands
+            store.append_many_if_count(session, segment, [_note(6), segment_start(session)], 4)
+        assert store.read_entry_count(session, segment) == 4
+
+    def test_concurrent_batches_never_interleave(self, store: SessionStore) -> None:
+        session, segment = _new(store)
+
+        def batcher(w: int) -> None:
+            done = 0
+            while done < 20:
+                count = store.read_entry_count(session, segment)
+                batch = [_note(w * 1000 + done * 10 + k) for k in range(3)]
+                if store.append_many_if_count(session, segment, batch, count):
+                    done += 1
+
+        _run_threads([lambda w=w: batcher(w) for w in range(4)])  # type: ignore[misc]
+        notes = [e.payload["n"] for e in store.read_all(session, segment)[1:]]  # type: ignore[union-attr]
+        assert len(notes) == 4 * 20 * 3
+        for start in range(0, len(notes), 3):  # every batch is whole and in order
+            first = notes[start]
+            assert notes[start : start + 3] == [first, first + 1, first + 2]
+
     def test_concurrent_compare_and_append_lets_one_win(self, store: SessionStore) -> None:
         session, segment = _new(store)
         results: list[bool] = []
