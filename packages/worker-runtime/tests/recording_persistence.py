@@ -24,7 +24,13 @@ from yoi_worker_runtime import (
     WorkerRef,
 )
 from yoi_worker_runtime.model import Backend
-from yoi_worker_runtime.persistence import WorkerChange
+from yoi_worker_runtime.persistence import (
+    Change,
+    RuntimeStop,
+    WorkerChange,
+    WorkerCreated,
+    WorkerRestored,
+)
 
 
 class RecordingPersistence:
@@ -38,13 +44,17 @@ class RecordingPersistence:
         self.kept: dict[str, RestoredWorker] = {}
         #: Worker names another live Runtime hosts: ``claim_worker`` refuses them.
         self.hosted_elsewhere: dict[str, str] = {}
-        #: Method name -> exception the next call of it raises (then the entry is removed).
+        #: Call name -> exception the next such call raises (then the entry is removed). Names:
+        #: ``load``, ``claim_worker``, ``record_runtime_started``, ``prepare <Change class>``,
+        #: ``commit``, ``abort``, ``close``.
         self.fail_next: dict[str, Exception] = {}
-        #: When set, ``record_worker_change`` waits until ``release`` is set (a slow disk).
+        #: When set, preparing a WorkerChange waits until ``release`` is set (a slow disk).
         self.stall_input = threading.Event()
         self.stalled = threading.Event()
         self.release = threading.Event()
         self.calls: list[str] = []
+        #: The size of every commit (changes that shared it).
+        self.batches: list[int] = []
         self.closed = 0
 
     def durable_copy(self) -> RecordingPersistence:
@@ -104,50 +114,44 @@ class RecordingPersistence:
         self.runtime = runtime
         self.events.append(event)
 
-    def record_worker_created(self, worker: WorkerRecord, event: RuntimeEvent) -> None:
-        self._enter("record_worker_created")
-        self.workers[worker.ref.worker_id] = worker
-        self.transcripts[worker.ref.worker_id] = []
-        self.events.append(event)
-
-    def record_worker_restored(
-        self, worker: WorkerRecord, transcript: Sequence[TranscriptEntry], event: RuntimeEvent
-    ) -> None:
-        self._enter("record_worker_restored")
-        self.kept.pop(worker.ref.worker_id, None)
-        self.workers[worker.ref.worker_id] = worker
-        self.transcripts[worker.ref.worker_id] = list(transcript)
-        self.events.append(event)
-
-    def record_worker_change(self, change: WorkerChange) -> None:
-        self._enter("record_worker_change")
-        if self.stall_input.is_set():
+    def prepare(self, change: Change) -> object:
+        """Writes nothing yet (a failure here is a failed prepare); ``stall_input`` stalls the
+        prepare of a WorkerChange like a slow disk."""
+        self._enter(f"prepare {type(change).__name__}")
+        if isinstance(change, WorkerChange) and self.stall_input.is_set():
             self.stalled.set()
             if not self.release.wait(10):
                 raise StoreIo("the test's stalled write was never released")
-        worker = change.worker
-        self.workers[worker.ref.worker_id] = worker
-        self.transcripts[worker.ref.worker_id] += [
-            record for record in change.records if isinstance(record, TranscriptEntry)
-        ]
+        return change
+
+    def commit(self, prepared: Sequence[object]) -> None:
+        self._enter("commit")
+        self.batches.append(len(prepared))
+        for change in prepared:
+            self._keep(change)  # type: ignore[arg-type]
+
+    def abort(self, prepared: object) -> None:
+        self._enter("abort")
+
+    def _keep(self, change: Change) -> None:
         self.events.extend(change.events)
-
-    def record_worker_status(self, worker: WorkerRecord, event: RuntimeEvent) -> None:
-        self._enter("record_worker_status")
-        self.workers[worker.ref.worker_id] = worker
-        self.events.append(event)
-
-    def record_runtime_stopped(
-        self,
-        runtime: RuntimeState,
-        workers: Sequence[WorkerRecord],
-        events: Sequence[RuntimeEvent],
-    ) -> None:
-        self._enter("record_runtime_stopped")
-        self.runtime = runtime
-        for worker in workers:
-            self.workers[worker.ref.worker_id] = worker
-        self.events.extend(events)
+        if isinstance(change, RuntimeStop):
+            self.runtime = change.runtime
+            for worker in change.workers:
+                self.workers[worker.ref.worker_id] = worker
+            return
+        worker = change.worker
+        worker_id = worker.ref.worker_id
+        self.workers[worker_id] = worker
+        if isinstance(change, WorkerCreated):
+            self.transcripts[worker_id] = []
+        elif isinstance(change, WorkerRestored):
+            self.kept.pop(worker_id, None)
+            self.transcripts[worker_id] = list(change.transcript)
+        elif isinstance(change, WorkerChange):
+            self.transcripts[worker_id] += [
+                record for record in change.records if isinstance(record, TranscriptEntry)
+            ]
 
     def close(self) -> None:
         self._enter("close")

@@ -226,11 +226,13 @@ def test_the_client_stream_reconnects_across_a_server_restart(tmp_path: Path) ->
 def test_a_stalled_reader_loses_deltas_first_and_slows_nobody(server: ServerProcess) -> None:
     pid = server.process.pid
     with server.client() as client:
-        worker(client, "flood", "flood")
+        # More deltas than the connection's buffers hold (about 6 MB against 4 MB), so the
+        # stream's own buffer fills: deltas must go first.
+        worker(client, "flood", "deluge")
         stalled = SseReader(server.url, "/v1/events/stream", receive_buffer=4096)
         live = SseReader(server.url, "/v1/events/stream")
         rss_before = _rss_kib(pid)
-        turns = [client.send_input("flood", "x" * 2000).turn_id or "" for _ in range(30)]
+        turns = [client.send_input("flood", "x" * 8000).turn_id or "" for _ in range(20)]
         for turn_id in turns:  # the live reader gets every turn as it ends, in time
             live.frames_until(ends(turn_id), timeout=60)
         growth = _rss_kib(pid) - rss_before

@@ -62,7 +62,7 @@ def test_a_failed_input_write_leaves_memory_and_store_unchanged(failure: Excepti
     runtime.send_input(ref, WorkerInput(kind="user", content="first"))
     before = snapshot(runtime)
     stored_events = list(store.events)
-    store.fail_next["record_worker_change"] = failure
+    store.fail_next["prepare WorkerChange"] = failure
     with pytest.raises(StoreIo) as caught:
         runtime.send_input(ref, WorkerInput(kind="user", content="second"))
     assert caught.value.code == "store_io"
@@ -77,10 +77,15 @@ def test_a_failed_input_write_leaves_memory_and_store_unchanged(failure: Excepti
 @pytest.mark.parametrize(
     ("method", "action"),
     [
-        ("record_worker_created", lambda rt: rt.create_worker(task("b"))),
-        ("record_worker_status", lambda rt: rt.stop_worker(rt.worker_ref("a"))),
-        ("record_worker_status", lambda rt: rt.cancel_worker(rt.worker_ref("a"), reason="no")),
-        ("record_runtime_stopped", lambda rt: rt.stop_runtime()),
+        ("prepare WorkerCreated", lambda rt: rt.create_worker(task("b"))),
+        ("prepare WorkerStatusChanged", lambda rt: rt.stop_worker(rt.worker_ref("a"))),
+        (
+            "prepare WorkerStatusChanged",
+            lambda rt: rt.cancel_worker(rt.worker_ref("a"), reason="no"),
+        ),
+        ("prepare RuntimeStop", lambda rt: rt.stop_runtime()),
+        ("commit", lambda rt: rt.create_worker(task("b"))),
+        ("commit", lambda rt: rt.stop_runtime()),
         ("claim_worker", lambda rt: rt.create_worker(task("b"))),
     ],
 )
@@ -205,7 +210,7 @@ def test_a_kept_worker_name_is_restored_not_started_fresh() -> None:
     assert [item.content for item in page.items] == ["remember this"]
     event = runtime.read_events(runtime.event_cursor_from_start()).events[-1]
     assert (event.kind, event.message) == ("worker_restored", "worker keeper restored")
-    assert store.calls[-1] == "record_worker_restored"
+    assert store.calls[-2:] == ["prepare WorkerRestored", "commit"]
     ack = runtime.send_input(detail.worker_ref, WorkerInput(kind="user", content="and this"))
     assert ack.transcript_sequence == 2
 

@@ -1,11 +1,20 @@
 """The persistence seam: how a Runtime hands every change to a store before it takes effect.
 
-The Runtime is write-ahead: for each mutation it first computes the complete outcome (new records,
-the transcript entry, the events with their ids), then calls exactly one ``record_*`` method with
-all of it, and only when that returns does it change memory. So a store that raises leaves the
-Runtime exactly as it was, and an implementation that writes each call atomically keeps disk
-and memory in agreement. Calls arrive one at a time (the Runtime serialises its writers), in
-event-id order, never while readers are locked out.
+The Runtime is write-ahead: for each mutation it first computes the complete outcome, a
+:data:`Change` (new records, transcript entries, the events with their ids), and changes memory
+only once the store says the change is durable. A change goes through three calls:
+
+- :meth:`RuntimePersistence.prepare` writes everything of it except its commit (transcript
+  entries, Pod records), durably, and returns a token. It runs in the calling thread, so
+  different Workers' changes prepare in parallel (one Worker's changes come one at a time).
+- :meth:`RuntimePersistence.commit` makes a batch of prepared changes durable together, in
+  event-id order: a batch holds consecutive event ids, and batches come one at a time, each
+  after the one before it (group commit: concurrent changes share one sync).
+- :meth:`RuntimePersistence.abort` undoes a prepared change whose commit failed (or that was
+  given up because an earlier change failed).
+
+So a store that raises leaves the Runtime exactly as it was: a failed commit fails every change
+of its batch and every change after it, and the event ids they held are used again.
 
 Failures: raise StoreIo, StoreMissing or StoreCorrupt (from ``yoi_worker_runtime.errors``) with
 store-relative descriptions, never absolute paths. A plain OSError is turned into StoreIo.
@@ -114,9 +123,50 @@ class WorkerChange:
     events: tuple[RuntimeEvent, ...]
 
 
+@attrs.frozen(kw_only=True)
+class WorkerCreated:
+    """A new Worker (transcript empty) and its ``worker_created`` event."""
+
+    worker: WorkerRecord
+    events: tuple[RuntimeEvent, ...]
+
+
+@attrs.frozen(kw_only=True)
+class WorkerRestored:
+    """A Worker brought back by ``claim_worker``, now running here; ``worker_restored``."""
+
+    worker: WorkerRecord
+    transcript: tuple[TranscriptEntry, ...]
+    events: tuple[RuntimeEvent, ...]
+
+
+@attrs.frozen(kw_only=True)
+class WorkerStatusChanged:
+    """A Worker stopped or cancelled: the Worker after it and the event."""
+
+    worker: WorkerRecord
+    events: tuple[RuntimeEvent, ...]
+
+
+@attrs.frozen(kw_only=True)
+class RuntimeStop:
+    """The Runtime stopped: its record, every Worker it stopped, and the events (one
+    ``worker_stopped`` per Worker, then ``runtime_stopped``)."""
+
+    runtime: RuntimeState
+    workers: tuple[WorkerRecord, ...]
+    events: tuple[RuntimeEvent, ...]
+
+
+#: Every change a Runtime makes after it started; each has its ``events`` (at least one).
+Change: TypeAlias = (
+    WorkerCreated | WorkerRestored | WorkerChange | WorkerStatusChanged | RuntimeStop
+)
+
+
 @runtime_checkable
 class RuntimePersistence(Protocol):
-    """Where a Runtime's state lives. Every ``record_*`` call is one all-or-nothing change."""
+    """Where a Runtime's state lives; see the module docstring for the order of calls."""
 
     @property
     def backend(self) -> Backend:
@@ -143,32 +193,19 @@ class RuntimePersistence(Protocol):
         """A fresh Runtime: its record and event 1 (``runtime_started``)."""
         ...
 
-    def record_worker_created(self, worker: WorkerRecord, event: RuntimeEvent) -> None:
-        """A new Worker (transcript empty) and its ``worker_created`` event."""
+    def prepare(self, change: Change) -> object:
+        """Write everything of ``change`` but its commit, durably; a token for the other two
+        calls. On failure, nothing of it remains."""
         ...
 
-    def record_worker_restored(
-        self, worker: WorkerRecord, transcript: Sequence[TranscriptEntry], event: RuntimeEvent
-    ) -> None:
-        """A Worker brought back by ``claim_worker``, now running here; ``worker_restored``."""
+    def commit(self, prepared: Sequence[object]) -> None:
+        """Commit prepared changes together (their events are consecutive and follow the last
+        committed one): all of them, durably, or (raising) none of them."""
         ...
 
-    def record_worker_change(self, change: WorkerChange) -> None:
-        """Input accepted, a turn started, a step completed or a turn ended: see WorkerChange."""
-        ...
-
-    def record_worker_status(self, worker: WorkerRecord, event: RuntimeEvent) -> None:
-        """A Worker stopped or cancelled: the Worker after it and the event."""
-        ...
-
-    def record_runtime_stopped(
-        self,
-        runtime: RuntimeState,
-        workers: Sequence[WorkerRecord],
-        events: Sequence[RuntimeEvent],
-    ) -> None:
-        """The Runtime stopped: its record, every Worker it stopped, and the events
-        (one ``worker_stopped`` per Worker, then ``runtime_stopped``)."""
+    def abort(self, prepared: object) -> None:
+        """Undo a prepared change that will not be committed. If that fails, raise StoreIo and
+        refuse every later change until the Runtime is reopened (a reopen repairs)."""
         ...
 
     def close(self) -> None:
@@ -196,26 +233,13 @@ class MemoryPersistence:
     def record_runtime_started(self, runtime: RuntimeState, event: RuntimeEvent) -> None:
         pass
 
-    def record_worker_created(self, worker: WorkerRecord, event: RuntimeEvent) -> None:
+    def prepare(self, change: Change) -> object:
+        return change
+
+    def commit(self, prepared: Sequence[object]) -> None:
         pass
 
-    def record_worker_restored(
-        self, worker: WorkerRecord, transcript: Sequence[TranscriptEntry], event: RuntimeEvent
-    ) -> None:
-        pass
-
-    def record_worker_change(self, change: WorkerChange) -> None:
-        pass
-
-    def record_worker_status(self, worker: WorkerRecord, event: RuntimeEvent) -> None:
-        pass
-
-    def record_runtime_stopped(
-        self,
-        runtime: RuntimeState,
-        workers: Sequence[WorkerRecord],
-        events: Sequence[RuntimeEvent],
-    ) -> None:
+    def abort(self, prepared: object) -> None:
         pass
 
     def close(self) -> None:

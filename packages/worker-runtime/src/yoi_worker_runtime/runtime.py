@@ -1,11 +1,14 @@
 """The Runtime: hosts Workers, keeps their transcripts, an event log and diagnostics.
 
-Concurrency: two locks, always taken in this order. ``_writer`` serialises mutations (so event
-ids are dense and persistence sees changes in event order); ``_state`` (a Condition) guards the
-in-memory state and is held only for short, I/O-free sections. A mutation validates and computes
-its outcome under ``_state``, releases it, writes the outcome through persistence holding only
-``_writer``, then applies it under ``_state``. Readers take only ``_state``, so they never wait
-behind a slow store write, and a failed write leaves memory untouched.
+Concurrency. A change of one Worker holds that Worker's lock (and the Runtime-wide lock shared);
+a change of the whole Runtime (stopping, closing) holds the Runtime-wide lock exclusively. So
+two Workers' changes never wait for each other except to share a sync. Every change then goes
+through the commit pipeline (:mod:`.commits`): event ids reserved in order, the change prepared
+in the caller's thread, committed in id order with whatever else is ready (group commit), and
+applied to memory under ``_state``, a Condition held only for short, I/O-free sections. Locks
+are always taken in this order: Runtime-wide, Worker, the pipeline's, ``_state``. Readers take
+only ``_state``, so they never wait behind a store write, and a failed write leaves memory
+untouched.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import ParamSpec, TypeAlias, TypedDict, TypeVar
@@ -25,6 +28,7 @@ from typing import ParamSpec, TypeAlias, TypedDict, TypeVar
 import attrs
 
 from yoi_worker_runtime.codec import check_model
+from yoi_worker_runtime.commits import CommitObserver, CommitPipeline, SharedExclusive, store_call
 from yoi_worker_runtime.engines.contract import (
     AssistantMessage,
     EngineProvider,
@@ -39,7 +43,6 @@ from yoi_worker_runtime.errors import (
     RuntimeClosed,
     RuntimeStopped,
     StoreCorrupt,
-    StoreIo,
     TurnNotFound,
     WorkerBusy,
     WorkerConflict,
@@ -96,10 +99,14 @@ from yoi_worker_runtime.persistence import (
     RestoredRuntime,
     RestoredWorker,
     RuntimePersistence,
+    RuntimeStop,
     StepUsage,
     TurnFinished,
     TurnStarted,
     WorkerChange,
+    WorkerCreated,
+    WorkerRestored,
+    WorkerStatusChanged,
 )
 from yoi_worker_runtime.profiles import EngineSet, ResolvedProfile, RuntimeConfig
 from yoi_worker_runtime.timestamps import utc_now
@@ -252,16 +259,6 @@ def _add_usage(total: TokenUsage, more: TokenUsage) -> TokenUsage:
     )
 
 
-def _store_call(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-    """Call persistence; typed errors pass through, OSError becomes StoreIo (no paths)."""
-    try:
-        return function(*args, **kwargs)
-    except WorkerRuntimeError:
-        raise
-    except OSError as exc:
-        raise StoreIo(exc.strerror or type(exc).__name__) from exc
-
-
 def _check_limit(limit: int | None, maximum: int) -> int:
     """The effective page size. 0 is refused: a page of nothing could never advance a loop."""
     if limit is None:
@@ -406,8 +403,10 @@ class Runtime:
         toolbox: ToolBox,
     ) -> None:
         """Use :meth:`open`; this only assembles already checked state."""
-        self._writer = threading.Lock()
+        self._runtime_lock = SharedExclusive()
+        self._worker_locks: dict[WorkerId, threading.Lock] = {}
         self._state = threading.Condition(threading.Lock())
+        self._commits = CommitPipeline(persistence, self._state, len(events) + 1)  # type: ignore[arg-type]
         self._record = record
         self._limits = limits
         self._persistence = persistence
@@ -419,6 +418,8 @@ class Runtime:
         self._transcripts: dict[WorkerId, list[TranscriptEntry]] = {}
         self._slots: dict[WorkerId, _Slot] = {}
         self._turns: dict[str, _Turn] = {}
+        #: Names being created right now (a second create of one fails at once).
+        self._creating: set[WorkerId] = set()
         self._listeners: list[Listener] = []
         self._loop = TurnLoop(f"yoi-turns-{record.runtime_id}")
         self._host = _Host(self)
@@ -479,7 +480,7 @@ class Runtime:
         )
         store = persistence if persistence is not None else MemoryPersistence()
         try:
-            restored = _store_call(store.load)
+            restored = store_call(store.load)
             if restored is None:
                 return cls._start(store, runtime_id, display_name, limits, engines, toolbox)
             _check_restored(restored)
@@ -529,7 +530,7 @@ class Runtime:
         event = RuntimeEvent(
             id=1, kind="runtime_started", at=at, message=f"runtime {runtime_id} started"
         )
-        _store_call(store.record_runtime_started, record, event)
+        store_call(store.record_runtime_started, record, event)
         return cls(
             record=record,
             limits=limits,
@@ -547,27 +548,27 @@ class Runtime:
         ``runtime_restarted``); engines are closed. Workers keep their status (a persistent
         Runtime reopens with them); later mutations raise RuntimeClosed, reads keep working,
         waiters wake up. Idempotent."""
-        futures: list[_Turn] = []
-        with self._writer:
+        ended: list[_Turn] = []
+        with self._runtime_lock.exclusive():
             with self._state:
                 if self._closed:
                     return
                 busy = [
                     worker_id
                     for worker_id, slot in self._slots.items()
-                    if slot.running or slot.queue
+                    if slot.running is not None or slot.queue
                 ]
             if self._record.status == "running":
                 for worker_id in sorted(busy):
                     with contextlib.suppress(WorkerRuntimeError):
-                        futures += self._end_turns(worker_id, "runtime_closed", include_queued=True)
+                        ended += self._end_turns(worker_id, "runtime_closed", include_queued=True)
             with self._state:
                 self._closed = True
                 self._state.notify_all()
-        self._await_ended(futures)
+        self._await_ended(ended)
         self._loop.close(self._engines.aclose())
-        with self._writer:
-            _store_call(self._persistence.close)
+        with self._runtime_lock.exclusive():
+            store_call(self._persistence.close)
 
     def __enter__(self) -> Runtime:
         return self
@@ -739,30 +740,44 @@ class Runtime:
         """
         if not isinstance(request, CreateWorkerRequest):
             raise InvalidRequest("expected a CreateWorkerRequest")
-        with self._writer:
+        if request.name is not None:
+            validate_worker_name(request.name)  # InvalidWorkerId says which rule failed
+        check_model(request)
+        self._engines.resolve(request.profile)  # UnknownProfile: nothing is written
+        self._tools.check_request(request.requested_capabilities)
+        with self._runtime_lock.shared():
             with self._state:
                 self._check_mutable()
-                if request.name is not None:
-                    validate_worker_name(request.name)  # InvalidWorkerId says which rule failed
-                check_model(request)
-                self._engines.resolve(request.profile)  # UnknownProfile: nothing is written
-                self._tools.check_request(request.requested_capabilities)
-                if request.name is not None:
-                    worker_id = request.name
-                    if worker_id in self._workers:
-                        raise WorkerConflict(
-                            worker_id, f"already exists in runtime {self._record.runtime_id}"
-                        )
-                else:
-                    worker_id = new_worker_id()
-                    while worker_id in self._workers:  # 74 random bits: only for certainty
-                        worker_id = new_worker_id()
-                event_id = len(self._events) + 1
-            ref = self.worker_ref(worker_id)
-            restored = None
-            if request.name is not None:
-                restored = _store_call(self._persistence.claim_worker, ref)
-            at = utc_now()
+                worker_id = request.name if request.name is not None else new_worker_id()
+                while request.name is None and worker_id in self._workers:
+                    worker_id = new_worker_id()  # 74 random bits: only for certainty
+                if worker_id in self._workers or worker_id in self._creating:
+                    raise WorkerConflict(
+                        worker_id, f"already exists in runtime {self._record.runtime_id}"
+                    )
+                self._creating.add(worker_id)
+            try:
+                return self._create(worker_id, request)
+            finally:
+                with self._state:
+                    self._creating.discard(worker_id)
+
+    def _create(self, worker_id: WorkerId, request: CreateWorkerRequest) -> WorkerDetail:
+        """Create or restore ``worker_id`` (its name is reserved in ``_creating``)."""
+        ref = self.worker_ref(worker_id)
+        restored = None
+        if request.name is not None:
+            restored = store_call(self._persistence.claim_worker, ref)
+        if restored is not None:
+            if restored.worker.ref != ref:
+                raise StoreCorrupt(
+                    f"the store restored worker {restored.worker.ref.worker_id} for {worker_id}"
+                )
+            _check_transcript(ref, restored.worker, restored.transcript)
+        at = utc_now()
+
+        def build(event_id: int) -> tuple[WorkerCreated | WorkerRestored, Callable[[], None]]:
+            change: WorkerCreated | WorkerRestored
             if restored is None:
                 transcript: list[TranscriptEntry] = []
                 worker = WorkerRecord(
@@ -785,13 +800,8 @@ class Runtime:
                 event = self._event(
                     event_id, "worker_created", at, f"worker {worker_id} created", ref
                 )
-                _store_call(self._persistence.record_worker_created, worker, event)
+                change = WorkerCreated(worker=worker, events=(event,))
             else:
-                if restored.worker.ref != ref:
-                    raise StoreCorrupt(
-                        f"the store restored worker {restored.worker.ref.worker_id} for {worker_id}"
-                    )
-                _check_transcript(ref, restored.worker, restored.transcript)
                 transcript = list(restored.transcript)
                 worker = attrs.evolve(
                     restored.worker,
@@ -803,14 +813,21 @@ class Runtime:
                 event = self._event(
                     event_id, "worker_restored", at, f"worker {worker_id} restored", ref
                 )
-                _store_call(
-                    self._persistence.record_worker_restored, worker, restored.transcript, event
+                change = WorkerRestored(
+                    worker=worker, transcript=restored.transcript, events=(event,)
                 )
-            with self._state:
+
+            def apply() -> None:
                 self._install(worker, transcript)
                 self._append_events(event)
+
+            return change, apply
+
+        with self._worker_change(worker_id):
+            created = self._commits.run(build)
+            with self._state:
                 turn = self._worker_turn(worker_id)
-        return _detail_of(worker, turn)
+        return _detail_of(created.worker, turn)
 
     def send_input(self, ref: WorkerRef, worker_input: WorkerInput) -> WorkerInteractionAck:
         """Append user or system input to a running Worker's transcript.
@@ -820,13 +837,13 @@ class Runtime:
         ``enqueue``, ``reject`` (WorkerBusy, nothing written) or ``interrupt`` (the running turn
         and every queued one end as interrupted, reason ``superseded``, then this one runs).
         """
-        futures: list[_Turn] = []
-        with self._writer:
+        if not isinstance(worker_input, WorkerInput):
+            raise InvalidRequest("expected a WorkerInput")
+        check_model(worker_input)
+        ended: list[_Turn] = []
+        with self._worker_change(ref.worker_id):
             with self._state:
                 self._check_mutable()
-                if not isinstance(worker_input, WorkerInput):
-                    raise InvalidRequest("expected a WorkerInput")
-                check_model(worker_input)
                 worker = self._lookup(ref)
                 if worker.status != "running":
                     raise WorkerNotRunning(ref.worker_id)
@@ -839,62 +856,75 @@ class Runtime:
                 waiting = slot.running or slot.queue[0]
                 raise WorkerBusy(ref.worker_id, waiting.turn_id)
             if runs_turns and busy and policy == "interrupt":
-                futures = self._end_turns(ref.worker_id, "superseded", include_queued=True)
-            with self._state:
-                worker = self._workers[ref.worker_id]
-                event_id = len(self._events) + 1
-                starts = runs_turns and slot.running is None and not slot.queue
+                ended = self._end_turns(ref.worker_id, "superseded", include_queued=True)
             at = utc_now()
-            sequence = worker.transcript_len + 1
             turn_id = new_turn_id() if runs_turns else None
-            entry = TranscriptEntry(
-                sequence=sequence,
-                worker_ref=worker.ref,
-                role=worker_input.kind,
-                content=worker_input.content,
-                event_id=event_id,
-                at=at,
-                turn_id=turn_id,
-            )
-            events = [
-                self._event(
-                    event_id,
-                    "worker_input_accepted",
-                    at,
-                    f"{worker_input.kind} input accepted",
-                    worker.ref,
-                    turn_id=turn_id,
-                )
-            ]
-            records: list[HistoryRecord] = [entry]
+            starts = runs_turns and slot.running is None and not slot.queue
             turn = None
             if turn_id is not None:
                 turn = _Turn(turn_id, ref.worker_id, worker_input.kind, resolved)
-                if starts:
-                    records.append(TurnStarted(turn_id=turn_id, trigger=worker_input.kind))
+
+            def build(event_id: int) -> tuple[WorkerChange, Callable[[], None]]:
+                with self._state:
+                    worker = self._workers[ref.worker_id]
+                sequence = worker.transcript_len + 1
+                entry = TranscriptEntry(
+                    sequence=sequence,
+                    worker_ref=worker.ref,
+                    role=worker_input.kind,
+                    content=worker_input.content,
+                    event_id=event_id,
+                    at=at,
+                    turn_id=turn_id,
+                )
+                events = [
+                    self._event(
+                        event_id,
+                        "worker_input_accepted",
+                        at,
+                        f"{worker_input.kind} input accepted",
+                        worker.ref,
+                        turn_id=turn_id,
+                    )
+                ]
+                records: list[HistoryRecord] = [entry]
+                turn_count = worker.turn_count
+                if turn is not None and starts:
+                    records.append(TurnStarted(turn_id=turn.turn_id, trigger=worker_input.kind))
                     events.append(self._turn_event(event_id + 1, "turn_started", at, turn))
-            updated = attrs.evolve(
-                worker, transcript_len=sequence, last_event_id=events[-1].id, updated_at=at
-            )
-            change = WorkerChange(worker=updated, records=tuple(records), events=tuple(events))
-            _store_call(self._persistence.record_worker_change, change)
-            with self._state:
-                self._apply(change)
-                if turn is not None:
-                    self._turns[turn.turn_id] = turn
-                    slot.order.append(turn.turn_id)
-                    if starts:
-                        self._begin(turn, at)
-                    else:
-                        slot.queue.append(turn)
+                    turn_count += 1
+                updated = attrs.evolve(
+                    worker,
+                    transcript_len=sequence,
+                    last_event_id=events[-1].id,
+                    updated_at=at,
+                    turn_count=turn_count,
+                )
+                change = WorkerChange(worker=updated, records=tuple(records), events=tuple(events))
+
+                def apply() -> None:
+                    self._apply(change)
+                    if turn is not None:
+                        self._turns[turn.turn_id] = turn
+                        slot.order.append(turn.turn_id)
+                        if starts:
+                            self._begin(turn, at)
+                        else:
+                            slot.queue.append(turn)
+
+                return change, apply
+
+            change = self._commits.run(build)
             if turn is not None and starts:
                 self._launch(turn)
-        self._await_ended(futures)
+        self._await_ended(ended)
+        entry = change.records[0]
+        assert isinstance(entry, TranscriptEntry)
         return WorkerInteractionAck(
-            worker_ref=updated.ref,
-            status=updated.status,
-            transcript_sequence=sequence,
-            event_id=event_id,
+            worker_ref=change.worker.ref,
+            status=change.worker.status,
+            transcript_sequence=entry.sequence,
+            event_id=entry.event_id,
             turn_id=turn_id,
             turn_phase=None if turn is None else ("running" if starts else "queued"),
         )
@@ -910,7 +940,7 @@ class Runtime:
     def stop_runtime(self) -> RuntimeLifecycleAck:
         """Stop every running Worker (a ``worker_stopped`` event each), then the Runtime
         (``runtime_stopped``). Mutations then raise RuntimeStopped. A second call writes nothing."""
-        with self._writer:
+        with self._runtime_lock.exclusive():
             with self._state:
                 if self._closed:
                     raise RuntimeClosed(self._record.runtime_id)
@@ -926,52 +956,60 @@ class Runtime:
                     for worker_id, slot in self._slots.items()
                     if slot.running is not None or slot.queue
                 )
-            futures: list[_Turn] = []
+            ended: list[_Turn] = []
             for worker_id in busy:
-                futures += self._end_turns(worker_id, "runtime_stopped", include_queued=True)
-            with self._state:
-                running = sorted(
-                    (worker for worker in self._workers.values() if worker.status == "running"),
-                    key=lambda worker: worker.ref.worker_id,
-                )
-                next_id = len(self._events) + 1
+                ended += self._end_turns(worker_id, "runtime_stopped", include_queued=True)
             at = utc_now()
             runtime_id = self._record.runtime_id
-            stopped: list[WorkerRecord] = []
-            events: list[RuntimeEvent] = []
-            for event_id, worker in enumerate(running, start=next_id):
-                stopped.append(
-                    attrs.evolve(
-                        worker,
-                        status="stopped",
-                        status_reason="runtime stopped",
-                        updated_at=at,
-                        last_event_id=event_id,
+
+            def build(first_id: int) -> tuple[RuntimeStop, Callable[[], None]]:
+                with self._state:
+                    running = sorted(
+                        (worker for worker in self._workers.values() if worker.status == "running"),
+                        key=lambda worker: worker.ref.worker_id,
                     )
-                )
+                stopped: list[WorkerRecord] = []
+                events: list[RuntimeEvent] = []
+                for event_id, worker in enumerate(running, start=first_id):
+                    stopped.append(
+                        attrs.evolve(
+                            worker,
+                            status="stopped",
+                            status_reason="runtime stopped",
+                            updated_at=at,
+                            last_event_id=event_id,
+                        )
+                    )
+                    events.append(
+                        self._event(
+                            event_id,
+                            "worker_stopped",
+                            at,
+                            "worker stopped: runtime stopped",
+                            worker.ref,
+                        )
+                    )
+                final_id = first_id + len(running)
                 events.append(
                     self._event(
-                        event_id,
-                        "worker_stopped",
-                        at,
-                        "worker stopped: runtime stopped",
-                        worker.ref,
+                        final_id, "runtime_stopped", at, f"runtime {runtime_id} stopped", None
                     )
                 )
-            final_id = next_id + len(running)
-            events.append(
-                self._event(final_id, "runtime_stopped", at, f"runtime {runtime_id} stopped", None)
-            )
-            record = attrs.evolve(self._record, status="stopped", stopped_at=at)
-            _store_call(self._persistence.record_runtime_stopped, record, stopped, events)
-            with self._state:
-                for worker in stopped:
-                    self._workers[worker.ref.worker_id] = worker
-                self._record = record
-                self._append_events(*events)
-        self._await_ended(futures)
+                record = attrs.evolve(self._record, status="stopped", stopped_at=at)
+                change = RuntimeStop(runtime=record, workers=tuple(stopped), events=tuple(events))
+
+                def apply() -> None:
+                    for worker in stopped:
+                        self._workers[worker.ref.worker_id] = worker
+                    self._record = record
+                    self._append_events(*events)
+
+                return change, apply
+
+            change = self._commits.run(build)
+        self._await_ended(ended)
         return RuntimeLifecycleAck(
-            runtime_id=runtime_id, status="stopped", event_id=final_id, changed=True
+            runtime_id=runtime_id, status="stopped", event_id=change.events[-1].id, changed=True
         )
 
     # --- turns --------------------------------------------------------------------------------
@@ -983,7 +1021,7 @@ class Runtime:
         On an idle Worker nothing is written (``changed`` false)."""
         if not isinstance(drop_queued, bool):
             raise InvalidRequest("drop_queued must be a boolean")
-        with self._writer:
+        with self._worker_change(ref.worker_id):
             with self._state:
                 self._check_mutable()
                 worker = self._lookup(ref)
@@ -1118,101 +1156,118 @@ class Runtime:
         self._loop.submit(run())
 
     def _start_next(self, worker_id: WorkerId) -> None:
-        """Start the Worker's first queued turn if it is idle (caller holds ``_writer``)."""
+        """Start the Worker's first queued turn if it is idle (caller holds its lock)."""
         with self._state:
-            worker = self._workers[worker_id]
             slot = self._slots[worker_id]
             if (
                 self._closed
                 or self._record.status != "running"
-                or worker.status != "running"
+                or self._workers[worker_id].status != "running"
                 or slot.running is not None
                 or not slot.queue
             ):
                 return
             turn = slot.queue[0]
-            event_id = len(self._events) + 1
         at = utc_now()
-        updated = attrs.evolve(
-            worker, turn_count=worker.turn_count + 1, last_event_id=event_id, updated_at=at
-        )
-        change = WorkerChange(
-            worker=updated,
-            records=(TurnStarted(turn_id=turn.turn_id, trigger=turn.trigger),),
-            events=(self._turn_event(event_id, "turn_started", at, turn),),
-        )
-        _store_call(self._persistence.record_worker_change, change)
-        with self._state:
-            self._apply(change)
-            slot.queue.popleft()
-            self._begin(turn, at)
+
+        def build(event_id: int) -> tuple[WorkerChange, Callable[[], None]]:
+            with self._state:
+                worker = self._workers[worker_id]
+            updated = attrs.evolve(
+                worker, turn_count=worker.turn_count + 1, last_event_id=event_id, updated_at=at
+            )
+            change = WorkerChange(
+                worker=updated,
+                records=(TurnStarted(turn_id=turn.turn_id, trigger=turn.trigger),),
+                events=(self._turn_event(event_id, "turn_started", at, turn),),
+            )
+
+            def apply() -> None:
+                self._apply(change)
+                slot.queue.popleft()
+                self._begin(turn, at)
+
+            return change, apply
+
+        self._commits.run(build)
         self._launch(turn)
 
     def _end_turns(self, worker_id: WorkerId, reason: str, *, include_queued: bool) -> list[_Turn]:
         """End the running turn (and the queued ones) as interrupted in one change, and cancel
-        their engines; returns the turns whose tasks to wait for (caller holds ``_writer``)."""
+        their engines; returns the turns whose tasks to wait for (caller holds the Worker's
+        lock, or the Runtime's exclusively)."""
         with self._state:
-            worker = self._workers[worker_id]
             slot = self._slots[worker_id]
             ending = [slot.running] if slot.running is not None else []
             if include_queued:
                 ending += slot.queue
-            if not ending:
-                return []
-            first_id = len(self._events) + 1
+        if not ending:
+            return []
         at = utc_now()
-        records: list[HistoryRecord] = []
-        events: list[RuntimeEvent] = []
-        sequence = worker.transcript_len
-        for event_id, turn in enumerate(ending, start=first_id):
-            started = turn.phase == "running"
-            for call in self._open_calls(worker_id, turn.turn_id) if started else ():
-                sequence += 1
+
+        def build(first_id: int) -> tuple[WorkerChange, Callable[[], None]]:
+            with self._state:
+                worker = self._workers[worker_id]
+                open_calls = {
+                    turn.turn_id: self._open_calls(worker_id, turn.turn_id)
+                    for turn in ending
+                    if turn.phase == "running"
+                }
+            records: list[HistoryRecord] = []
+            events: list[RuntimeEvent] = []
+            sequence = worker.transcript_len
+            for event_id, turn in enumerate(ending, start=first_id):
+                for call in open_calls.get(turn.turn_id, ()):
+                    sequence += 1
+                    records.append(
+                        _tool_result(
+                            worker.ref,
+                            sequence,
+                            event_id,
+                            at,
+                            turn.turn_id,
+                            ToolCall(
+                                call_id=call.call_id or "",
+                                name=call.tool_name or "",
+                                arguments=call.content,
+                            ),
+                            f"the call did not finish: the turn was interrupted ({reason})",
+                            True,
+                        )
+                    )
                 records.append(
-                    _tool_result(
-                        worker.ref,
-                        sequence,
-                        event_id,
-                        at,
-                        turn.turn_id,
-                        ToolCall(
-                            call_id=call.call_id or "",
-                            name=call.tool_name or "",
-                            arguments=call.content,
-                        ),
-                        f"the call did not finish: the turn was interrupted ({reason})",
-                        True,
+                    TurnFinished(
+                        turn_id=turn.turn_id,
+                        outcome="interrupted",
+                        reason=reason,
+                        started=turn.turn_id in open_calls,
+                        turn_count=worker.turn_count,
                     )
                 )
-            records.append(
-                TurnFinished(
-                    turn_id=turn.turn_id,
-                    outcome="interrupted",
-                    reason=reason,
-                    started=started,
-                    turn_count=worker.turn_count,
+                events.append(
+                    self._turn_event(
+                        event_id,
+                        "turn_interrupted",
+                        at,
+                        turn,
+                        message=f"turn interrupted: {reason}",
+                        reason=reason,
+                        usage=turn.usage,
+                    )
                 )
+            updated = attrs.evolve(
+                worker, transcript_len=sequence, last_event_id=events[-1].id, updated_at=at
             )
-            events.append(
-                self._turn_event(
-                    event_id,
-                    "turn_interrupted",
-                    at,
-                    turn,
-                    message=f"turn interrupted: {reason}",
-                    reason=reason,
-                    usage=turn.usage,
-                )
-            )
-        updated = attrs.evolve(
-            worker, transcript_len=sequence, last_event_id=events[-1].id, updated_at=at
-        )
-        change = WorkerChange(worker=updated, records=tuple(records), events=tuple(events))
-        _store_call(self._persistence.record_worker_change, change)
-        with self._state:
-            self._apply(change)
-            for turn, event in zip(ending, events, strict=True):
-                self._ended(turn, "interrupted", reason, event.id)
+            change = WorkerChange(worker=updated, records=tuple(records), events=tuple(events))
+
+            def apply() -> None:
+                self._apply(change)
+                for turn, event in zip(ending, events, strict=True):
+                    self._ended(turn, "interrupted", reason, event.id)
+
+            return change, apply
+
+        self._commits.run(build)
         for turn in ending:
             if turn.launched:
                 self._loop.call_soon(turn.cancel)
@@ -1292,14 +1347,44 @@ class Runtime:
             for listener in self._listeners:
                 listener(delta)
 
-    def _complete(self, turn_id: str, message: AssistantMessage, usage: Usage | None) -> None:
-        with self._writer:
-            with self._state:
-                turn, worker = self._running_turn(turn_id)
-                event_id = len(self._events) + 1
+    def _turn_change(
+        self,
+        turn_id: str,
+        make: Callable[[_Turn, WorkerRecord, int, str], tuple[WorkerChange, Callable[[], None]]],
+        *,
+        ends_turn: bool = False,
+    ) -> None:
+        """Commit a change of a running turn, built by ``make(turn, worker, first event id,
+        time)``; TurnEndedError if the turn has ended meanwhile. A change that ``ends_turn``
+        then starts the next queued turn; if the store refuses it, the Worker's turns are
+        abandoned rather than left looking like they run."""
+        with self._state:
+            worker_id = self._running_turn(turn_id)[0].worker_id
+        with self._worker_change(worker_id):
             at = utc_now()
+
+            def build(event_id: int) -> tuple[WorkerChange, Callable[[], None]]:
+                with self._state:
+                    turn, worker = self._running_turn(turn_id)
+                return make(turn, worker, event_id, at)
+
+            try:
+                self._commits.run(build)
+            except WorkerRuntimeError as error:
+                if not ends_turn:
+                    raise
+                self._abandon_turns(worker_id, error)
+                return
+            if ends_turn:
+                self._start_next(worker_id)
+
+    def _complete(self, turn_id: str, message: AssistantMessage, usage: Usage | None) -> None:
+        step_usage = _usage_of(usage)
+
+        def make(
+            turn: _Turn, worker: WorkerRecord, event_id: int, at: str
+        ) -> tuple[WorkerChange, Callable[[], None]]:
             sequence = worker.transcript_len + 1
-            step_usage = _usage_of(usage)
             turn_usage = _add_usage(turn.usage, step_usage)
             records: list[HistoryRecord] = [
                 TranscriptEntry(
@@ -1332,19 +1417,20 @@ class Runtime:
                 usage=_add_usage(worker.usage, step_usage),
             )
             change = WorkerChange(worker=updated, records=tuple(records), events=(event,))
-            _store_call(self._persistence.record_worker_change, change)
-            with self._state:
+
+            def apply() -> None:
                 self._apply(change)
                 turn.usage, turn.reply_sequence = turn_usage, sequence
                 self._ended(turn, "completed", None, event_id)
-            self._start_next(turn.worker_id)
+
+            return change, apply
+
+        self._turn_change(turn_id, make, ends_turn=True)
 
     def _fail(self, turn_id: str, failure: StepFailedError) -> None:
-        with self._writer:
-            with self._state:
-                turn, worker = self._running_turn(turn_id)
-                event_id = len(self._events) + 1
-            at = utc_now()
+        def make(
+            turn: _Turn, worker: WorkerRecord, event_id: int, at: str
+        ) -> tuple[WorkerChange, Callable[[], None]]:
             record = TurnFinished(
                 turn_id=turn_id,
                 outcome="failed",
@@ -1363,20 +1449,19 @@ class Runtime:
             )
             updated = attrs.evolve(worker, last_event_id=event_id, updated_at=at)
             change = WorkerChange(worker=updated, records=(record,), events=(event,))
-            try:
-                _store_call(self._persistence.record_worker_change, change)
-            except WorkerRuntimeError as error:
-                self._abandon_turns(turn.worker_id, error)
-                return
-            with self._state:
+
+            def apply() -> None:
                 self._apply(change)
                 self._ended(turn, "failed", failure.reason, event_id)
-            self._start_next(turn.worker_id)
+
+            return change, apply
+
+        self._turn_change(turn_id, make, ends_turn=True)
 
     def _abandon_turns(self, worker_id: WorkerId, error: WorkerRuntimeError) -> None:
         """The store refused to record a turn's end: leave the Worker idle anyway (a turn never
         shows running with nothing executing it) and say so; a reopen records these turns as
-        interrupted (``runtime_restarted``). Caller holds ``_writer``."""
+        interrupted (``runtime_restarted``). Caller holds the Worker's lock."""
         with self._state:
             slot = self._slots[worker_id]
             abandoned = [turn for turn in (slot.running, *slot.queue) if turn is not None]
@@ -1418,12 +1503,11 @@ class Runtime:
         return await self._tools.run(worker.ref, capabilities, call)
 
     def _record_calls(self, turn_id: str, message: AssistantMessage, usage: Usage | None) -> None:
-        with self._writer:
-            with self._state:
-                turn, worker = self._running_turn(turn_id)
-                event_id = len(self._events) + 1
-            at = utc_now()
-            step_usage = _usage_of(usage)
+        step_usage = _usage_of(usage)
+
+        def make(
+            turn: _Turn, worker: WorkerRecord, event_id: int, at: str
+        ) -> tuple[WorkerChange, Callable[[], None]]:
             records: list[HistoryRecord] = []
             sequence = worker.transcript_len
             if message.text:
@@ -1465,32 +1549,32 @@ class Runtime:
                 usage=_add_usage(worker.usage, step_usage),
             )
             change = WorkerChange(worker=updated, records=tuple(records), events=(event,))
-            _store_call(self._persistence.record_worker_change, change)
-            with self._state:
+
+            def apply() -> None:
                 self._apply(change)
                 turn.usage = _add_usage(turn.usage, step_usage)
 
+            return change, apply
+
+        self._turn_change(turn_id, make)
+
     def _tool_started(self, turn_id: str, call: ToolCall) -> None:
-        with self._writer:
-            with self._state:
-                turn, worker = self._running_turn(turn_id)
-                event_id = len(self._events) + 1
-            at = utc_now()
+        def make(
+            turn: _Turn, worker: WorkerRecord, event_id: int, at: str
+        ) -> tuple[WorkerChange, Callable[[], None]]:
             event = self._tool_event(event_id, "tool_started", at, turn, call)
             updated = attrs.evolve(worker, last_event_id=event_id, updated_at=at)
             change = WorkerChange(worker=updated, records=(), events=(event,))
-            _store_call(self._persistence.record_worker_change, change)
-            with self._state:
-                self._apply(change)
+            return change, lambda: self._apply(change)
+
+        self._turn_change(turn_id, make)
 
     def _record_result(
         self, turn_id: str, call: ToolCall, content: str, is_error: bool, elapsed: float
     ) -> None:
-        with self._writer:
-            with self._state:
-                turn, worker = self._running_turn(turn_id)
-                event_id = len(self._events) + 1
-            at = utc_now()
+        def make(
+            turn: _Turn, worker: WorkerRecord, event_id: int, at: str
+        ) -> tuple[WorkerChange, Callable[[], None]]:
             sequence = worker.transcript_len + 1
             entry = _tool_result(
                 worker.ref, sequence, event_id, at, turn_id, call, content, is_error
@@ -1509,9 +1593,9 @@ class Runtime:
                 worker, transcript_len=sequence, last_event_id=event_id, updated_at=at
             )
             change = WorkerChange(worker=updated, records=(entry,), events=(event,))
-            _store_call(self._persistence.record_worker_change, change)
-            with self._state:
-                self._apply(change)
+            return change, lambda: self._apply(change)
+
+        self._turn_change(turn_id, make)
 
     def _tool_event(
         self,
@@ -1583,11 +1667,27 @@ class Runtime:
         process that ran it is gone, and nothing is re-run behind a client's back."""
         if self._record.status != "running":
             return
-        with self._writer:
+        with self._runtime_lock.exclusive():
             for worker_id in sorted(self._slots):
                 self._end_turns(worker_id, "runtime_restarted", include_queued=True)
 
     # --- internals ----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _worker_change(self, worker_id: WorkerId) -> Iterator[None]:
+        """Hold what a change of one Worker needs: the Runtime-wide lock shared, and the
+        Worker's own lock, so its changes come one at a time and others' run alongside."""
+        with self._runtime_lock.shared():
+            with self._state:
+                lock = self._worker_locks.setdefault(worker_id, threading.Lock())
+            with lock:
+                yield
+
+    @property
+    def commit_observers(self) -> list[CommitObserver]:
+        """Called after each commit with the number of changes it committed (they shared one
+        sync) and its seconds: what ``yoi_store_commit_batch_size`` reports."""
+        return self._commits.observers
 
     def _finish(
         self,
@@ -1600,7 +1700,7 @@ class Runtime:
         if reason is not None and not isinstance(reason, str):
             raise InvalidRequest("reason must be a string")
         reason = reason.strip() if reason is not None and reason.strip() else None
-        with self._writer:
+        with self._worker_change(ref.worker_id):
             with self._state:
                 self._check_mutable()
                 worker = self._lookup(ref)
@@ -1611,22 +1711,34 @@ class Runtime:
                         event_id=worker.last_event_id,
                         changed=False,
                     )
-            futures = self._end_turns(ref.worker_id, f"worker_{status}", include_queued=True)
-            with self._state:
-                worker = self._workers[ref.worker_id]
-                event_id = len(self._events) + 1
+            ended = self._end_turns(ref.worker_id, f"worker_{status}", include_queued=True)
             at = utc_now()
-            updated = attrs.evolve(
-                worker, status=status, status_reason=reason, updated_at=at, last_event_id=event_id
-            )
-            event = self._event(event_id, kind, at, reason or default_message, worker.ref)
-            _store_call(self._persistence.record_worker_status, updated, event)
-            with self._state:
-                self._workers[ref.worker_id] = updated
-                self._append_events(event)
-        self._await_ended(futures)
+
+            def build(event_id: int) -> tuple[WorkerStatusChanged, Callable[[], None]]:
+                with self._state:
+                    worker = self._workers[ref.worker_id]
+                updated = attrs.evolve(
+                    worker,
+                    status=status,
+                    status_reason=reason,
+                    updated_at=at,
+                    last_event_id=event_id,
+                )
+                event = self._event(event_id, kind, at, reason or default_message, worker.ref)
+
+                def apply() -> None:
+                    self._workers[ref.worker_id] = updated
+                    self._append_events(event)
+
+                return WorkerStatusChanged(worker=updated, events=(event,)), apply
+
+            change = self._commits.run(build)
+        self._await_ended(ended)
         return WorkerLifecycleAck(
-            worker_ref=updated.ref, status=status, event_id=event_id, changed=True
+            worker_ref=change.worker.ref,
+            status=status,
+            event_id=change.events[0].id,
+            changed=True,
         )
 
     def _event(

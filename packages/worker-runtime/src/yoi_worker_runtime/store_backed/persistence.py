@@ -1,7 +1,7 @@
 """StoreBackedPersistence: a Runtime kept in a Pod store and a session store, of any backend.
 
 It is the core's :class:`~yoi_worker_runtime.persistence.RuntimePersistence` written against the
-two store contracts only: its changes (the ``record_*`` calls) are :mod:`.writes`' (one append
+two store contracts only: its changes (prepare, commit, abort) are :mod:`.writes`' (one append
 commits a change), loading and restoring by name are :mod:`.recovery`'s (the log is the truth,
 and a reopen repairs what a crash left half done). :mod:`.mapping` says what is written.
 """

@@ -2,18 +2,23 @@
 
 Commit rule. Every Runtime change is one entry appended to the Runtime's event log session (see
 :mod:`.mapping`). That append is the commit point: a change is acknowledged exactly when its
-commit entry is in the log. Everything else a change writes is written *before* the commit and
-undone if the commit fails:
+commit entry is in the log. Everything else a change writes is written *before* the commit, by
+:meth:`StoreWrites.prepare`, durably, and undone by :meth:`StoreWrites.abort` if the commit
+does not come:
 
-1. the Worker's transcript entry (``append_if_count``, so nobody else can slip in between),
+1. the Worker's transcript entries (``append_many_if_count``: one write and one sync for the
+   whole change, and nobody else can slip in between),
 2. the Pod record (a new Pod's claim; a status change),
-3. the commit entry.
+3. the commit entry, by :meth:`StoreWrites.commit`, which appends the commit entries of many
+   changes with one ``append_many_if_count``: one write and one sync of the event log for all of
+   them (group commit; the Runtime hands over consecutive changes in event-id order).
 
-If a later step fails, the earlier ones are undone (the transcript is truncated back to its
-committed length, the Pod record put back), and the Runtime, which changes memory only after
-the call returns, stays as it was. If an undo fails too, every further change is refused
-(StoreIo) until the Runtime is reopened, since only a reopen (:mod:`.recovery`) can put disk and
-memory back in agreement.
+Prepares of different Workers run at the same time (in their callers' threads), each syncing its
+own transcript, so their syncs overlap; the event log's sync is shared. If a step fails, the
+earlier ones are undone (the transcript is truncated back to its committed length, the Pod
+record put back), and the Runtime, which changes memory only after the commit, stays as it was.
+If an undo fails too, every further change is refused (StoreIo) until the Runtime is reopened,
+since only a reopen (:mod:`.recovery`) can put disk and memory back in agreement.
 
 After the commit, only hints are written, best effort: the Pod's ``last_activity_at`` (at most
 every :data:`ACTIVITY_INTERVAL` seconds per Worker while input flows, and on close).
@@ -23,7 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
@@ -44,11 +49,17 @@ from yoi_worker_runtime.errors import (
 from yoi_worker_runtime.model import (
     RuntimeEvent,
     RuntimeState,
-    TranscriptEntry,
     WorkerRecord,
     WorkerStatus,
 )
-from yoi_worker_runtime.persistence import WorkerChange
+from yoi_worker_runtime.persistence import (
+    Change,
+    RuntimeStop,
+    WorkerChange,
+    WorkerCreated,
+    WorkerRestored,
+    WorkerStatusChanged,
+)
 from yoi_worker_runtime.store_backed import mapping
 from yoi_worker_runtime.store_backed.errors import store_errors, translate_error
 
@@ -80,11 +91,22 @@ class Claim:
     count: int
 
 
-class _Undo:
-    """Undo steps of a change in progress, run newest first if the change fails."""
+@attrs.define(eq=False)
+class Prepared:
+    """A change written but for its commit: how to undo it (newest step last) if the commit
+    does not come, and the best-effort hints to write once it has."""
 
-    def __init__(self) -> None:
-        self.steps: list[Callable[[], None]] = []
+    change: Change
+    undo: list[Callable[[], None]] = attrs.field(factory=list)
+    after: list[Callable[[], None]] = attrs.field(factory=list)
+
+
+def _workers_json(change: Change) -> list[dict[str, Any]]:
+    """The Workers a change's commit entry carries (with their definition when new)."""
+    if isinstance(change, RuntimeStop):
+        return [mapping.worker_json(worker, with_definition=False) for worker in change.workers]
+    new = isinstance(change, WorkerCreated | WorkerRestored)
+    return [mapping.worker_json(change.worker, with_definition=new)]
 
 
 def with_status(record: PodRecord, status: WorkerStatus, at: str | None) -> PodRecord:
@@ -119,7 +141,155 @@ class StoreWrites:
 
     # --- the changes --------------------------------------------------------------------------
 
+    # --- prepare, commit, abort ------------------------------------------------------------
+
+    def prepare(self, change: Change) -> Prepared:
+        """Everything of ``change`` but its commit, durably (undone at once if a step fails)."""
+        self.check_usable()
+        prepared = Prepared(change=change)
+        try:
+            if isinstance(change, WorkerCreated):
+                self._prepare_created(change, prepared)
+            elif isinstance(change, WorkerRestored):
+                self._prepare_restored(change, prepared)
+            elif isinstance(change, WorkerChange):
+                self._prepare_worker_change(change, prepared)
+            elif isinstance(change, WorkerStatusChanged):
+                self._write_status(change.worker, change.events[0], prepared)
+            else:
+                by_worker = {
+                    event.worker_ref.worker_id: event for event in change.events if event.worker_ref
+                }
+                for worker in change.workers:
+                    self._write_status(worker, by_worker[worker.ref.worker_id], prepared)
+                stopped_at = change.runtime.stopped_at or change.events[-1].at
+                # a hint for picking a default runtime
+                prepared.after.append(lambda: self.write_runtime_record(stopped_at=stopped_at))
+        except BaseException:
+            self.abort(prepared)
+            raise
+        return prepared
+
+    def commit(self, prepared: Sequence[object]) -> None:
+        """Append the commit entries of ``prepared`` (consecutive changes) with one write and
+        one sync: from here on they are acknowledged."""
+        self.check_usable()
+        batch = [item for item in prepared if isinstance(item, Prepared)]
+        assert len(batch) == len(prepared), "commit takes what prepare returned"
+        assert self.events_session is not None and self.events_segment is not None
+        entries = [
+            mapping.commit_entry(item.change.events, _workers_json(item.change)) for item in batch
+        ]
+        with store_errors(f"event log of runtime {self.runtime_id}"):
+            ok = self.sessions.append_many_if_count(
+                self.events_session, self.events_segment, entries, self.events_count
+            )
+        if not ok:
+            raise StoreCorrupt(
+                f"the event log of runtime {self.runtime_id} was changed by another writer"
+            )
+        self.events_count += len(entries)
+        self.last_event_id = batch[-1].change.events[-1].id
+        for item in batch:
+            for step in item.after:
+                with contextlib.suppress(WorkerRuntimeError):  # hints, best effort
+                    step()
+
+    def abort(self, prepared: object) -> None:
+        """Undo a prepared change, newest step first; if that fails, refuse every later change
+        until a reopen repairs the store."""
+        assert isinstance(prepared, Prepared)
+        steps, prepared.undo = prepared.undo, []
+        for step in reversed(steps):
+            try:
+                step()
+            except Exception as exc:
+                translated = translate_error(exc, "undo")
+                self.broken = (
+                    f"a failed change could not be undone ({translated or exc}); "
+                    "reopen the runtime to repair the store"
+                )
+        if self.broken is not None:
+            raise StoreIo(self.broken)
+
+    def _prepare_created(self, change: WorkerCreated, prepared: Prepared) -> None:
+        worker, event = change.worker, change.events[0]
+        worker_id = worker.ref.worker_id
+        session, segment = new_session_id(), new_segment_id()
+        start = mapping.segment_start(
+            session,
+            event.at,
+            runtime_id=self.runtime_id,
+            worker_id=worker_id,
+            event_id=event.id,
+        )
+        with store_errors(f"transcript of worker {worker_id}"):
+            self.sessions.create_segment(session, segment, [start])
+        prepared.undo.append(lambda: self._forget_session(session))
+
+        def claim(current: PodRecord | None) -> PodRecord:
+            if current is not None:
+                raise WorkerConflict(worker_id, "appeared in the store meanwhile; try again")
+            return PodRecord(
+                worker_id,
+                active=ActivePointer(session, segment),
+                resolved_manifest_snapshot=mapping.snapshot(worker),
+                worker_status=PodWorkerStatus.RUNNING,
+                created_at=mapping.parse_time(worker.created_at),
+                last_activity_at=mapping.parse_time(event.at),
+            )
+
+        self.claim_pod(worker_id, claim, allow_missing=True)
+        prepared.undo.append(lambda: self._delete_pod(worker_id, session))
+        files = WorkerFiles(session, segment, 1, activity_written=time.monotonic())
+        prepared.after.append(lambda: self.workers.__setitem__(worker_id, files))
+
+    def _prepare_restored(self, change: WorkerRestored, prepared: Prepared) -> None:
+        worker, event = change.worker, change.events[0]
+        worker_id = worker.ref.worker_id
+        claim = self.claims.pop(worker_id, None)
+        if claim is None:
+            raise StoreCorrupt(f"worker {worker_id} was restored without being claimed")
+        label = f"transcript of worker {worker_id} (session {claim.session})"
+
+        def take(current: PodRecord | None) -> PodRecord:
+            if current is None or (current.active, current.hosting_runtime_id) != (
+                claim.seen.active,
+                claim.seen.hosting_runtime_id,
+            ):
+                raise WorkerConflict(worker_id, "changed in the store meanwhile; try again")
+            if claim.keep < claim.count:  # a former host's interrupted change
+                with store_errors(label):
+                    self.sessions.truncate(claim.session, claim.segment, claim.keep)
+            return attrs.evolve(
+                current,
+                resolved_manifest_snapshot=mapping.snapshot(worker),
+                worker_status=PodWorkerStatus.RUNNING,
+                last_activity_at=mapping.parse_time(event.at),
+            )
+
+        self.claim_pod(worker_id, take)
+        prepared.undo.append(lambda: self._put_pod_back(worker_id, claim.seen))
+        files = WorkerFiles(
+            claim.session, claim.segment, claim.keep, activity_written=time.monotonic()
+        )
+        self._append(worker_id, files, [mapping.restored_entry(self.runtime_id, event)])
+        prepared.undo.append(lambda: self._truncate(worker_id, files, claim.keep))
+        prepared.after.append(lambda: self.workers.__setitem__(worker_id, files))
+
+    def _prepare_worker_change(self, change: WorkerChange, prepared: Prepared) -> None:
+        worker_id = change.worker.ref.worker_id
+        files = self._files(worker_id)
+        count = files.count
+        entries = mapping.change_entries(self.runtime_id, change)
+        if entries:
+            self._append(worker_id, files, entries)
+            prepared.undo.append(lambda: self._truncate(worker_id, files, count))
+        at = change.events[-1].at
+        prepared.after.append(lambda: self._touch(worker_id, files, at))
+
     def record_runtime_started(self, runtime: RuntimeState, event: RuntimeEvent) -> None:
+        """A fresh Runtime: the event log (with its first commit) and the runtime record."""
         self.check_usable()
         session, segment = new_session_id(), new_segment_id()
         start = mapping.segment_start(
@@ -151,115 +321,6 @@ class StoreWrites:
         self.events_session, self.events_segment = session, segment
         self.events_count = 2
         self.last_event_id = event.id
-
-    def record_worker_created(self, worker: WorkerRecord, event: RuntimeEvent) -> None:
-        self.check_usable()
-        worker_id = worker.ref.worker_id
-        session, segment = new_session_id(), new_segment_id()
-        start = mapping.segment_start(
-            session,
-            event.at,
-            runtime_id=self.runtime_id,
-            worker_id=worker_id,
-            event_id=event.id,
-        )
-        with self._change() as undo:
-            with store_errors(f"transcript of worker {worker_id}"):
-                self.sessions.create_segment(session, segment, [start])
-            undo.steps.append(lambda: self._forget_session(session))
-
-            def prepare(current: PodRecord | None) -> PodRecord:
-                if current is not None:
-                    raise WorkerConflict(worker_id, "appeared in the store meanwhile; try again")
-                return PodRecord(
-                    worker_id,
-                    active=ActivePointer(session, segment),
-                    resolved_manifest_snapshot=mapping.snapshot(worker),
-                    worker_status=PodWorkerStatus.RUNNING,
-                    created_at=mapping.parse_time(worker.created_at),
-                    last_activity_at=mapping.parse_time(event.at),
-                )
-
-            self.claim_pod(worker_id, prepare, allow_missing=True)
-            undo.steps.append(lambda: self._delete_pod(worker_id, session))
-            self._commit([event], [mapping.worker_json(worker, with_definition=True)])
-        self.workers[worker_id] = WorkerFiles(
-            session, segment, 1, activity_written=time.monotonic()
-        )
-
-    def record_worker_restored(
-        self, worker: WorkerRecord, transcript: Sequence[TranscriptEntry], event: RuntimeEvent
-    ) -> None:
-        """``transcript`` is in the Worker's session already (the claim found it there)."""
-        self.check_usable()
-        worker_id = worker.ref.worker_id
-        claim = self.claims.pop(worker_id, None)
-        if claim is None:
-            raise StoreCorrupt(f"worker {worker_id} was restored without being claimed")
-        label = f"transcript of worker {worker_id} (session {claim.session})"
-        with self._change() as undo:
-
-            def prepare(current: PodRecord | None) -> PodRecord:
-                if current is None or (current.active, current.hosting_runtime_id) != (
-                    claim.seen.active,
-                    claim.seen.hosting_runtime_id,
-                ):
-                    raise WorkerConflict(worker_id, "changed in the store meanwhile; try again")
-                if claim.keep < claim.count:  # a former host's interrupted change
-                    with store_errors(label):
-                        self.sessions.truncate(claim.session, claim.segment, claim.keep)
-                return attrs.evolve(
-                    current,
-                    resolved_manifest_snapshot=mapping.snapshot(worker),
-                    worker_status=PodWorkerStatus.RUNNING,
-                    last_activity_at=mapping.parse_time(event.at),
-                )
-
-            self.claim_pod(worker_id, prepare)
-            undo.steps.append(lambda: self._put_pod_back(worker_id, claim.seen))
-            files = WorkerFiles(
-                claim.session, claim.segment, claim.keep, activity_written=time.monotonic()
-            )
-            self._append(worker_id, files, mapping.restored_entry(self.runtime_id, event))
-            undo.steps.append(lambda: self._truncate(worker_id, files, claim.keep))
-            self._commit([event], [mapping.worker_json(worker, with_definition=True)])
-        self.workers[worker_id] = files
-
-    def record_worker_change(self, change: WorkerChange) -> None:
-        self.check_usable()
-        worker = change.worker
-        worker_id = worker.ref.worker_id
-        files = self._files(worker_id)
-        count = files.count
-        with self._change() as undo:
-            undo.steps.append(lambda: self._truncate(worker_id, files, count))
-            for entry in mapping.change_entries(self.runtime_id, change):
-                self._append(worker_id, files, entry)
-            self._commit(change.events, [mapping.worker_json(worker, with_definition=False)])
-        self._touch(worker_id, files, change.events[-1].at)
-
-    def record_worker_status(self, worker: WorkerRecord, event: RuntimeEvent) -> None:
-        self.check_usable()
-        with self._change() as undo:
-            self._write_status(worker, event, undo)
-            self._commit([event], [mapping.worker_json(worker, with_definition=False)])
-
-    def record_runtime_stopped(
-        self,
-        runtime: RuntimeState,
-        workers: Sequence[WorkerRecord],
-        events: Sequence[RuntimeEvent],
-    ) -> None:
-        self.check_usable()
-        by_worker = {event.worker_ref.worker_id: event for event in events if event.worker_ref}
-        with self._change() as undo:
-            for worker in workers:
-                self._write_status(worker, by_worker[worker.ref.worker_id], undo)
-            self._commit(
-                events, [mapping.worker_json(worker, with_definition=False) for worker in workers]
-            )
-        with contextlib.suppress(WorkerRuntimeError):  # a hint for picking a default runtime
-            self.write_runtime_record(stopped_at=runtime.stopped_at or events[-1].at)
 
     def write_pending_activity(self) -> None:
         """Write the activity hints not written yet (when the Runtime closes)."""
@@ -307,67 +368,35 @@ class StoreWrites:
         with store_errors(f"runtime record {self.runtime_id}"):
             self.record = self.pods.write_runtime(attrs.evolve(self.record, extra=extra))
 
-    @contextlib.contextmanager
-    def _change(self) -> Iterator[_Undo]:
-        """Run a change's steps; when one fails, undo the earlier ones (newest first)."""
-        undo = _Undo()
-        try:
-            yield undo
-        except BaseException:
-            for step in reversed(undo.steps):
-                try:
-                    step()
-                except Exception as exc:
-                    translated = translate_error(exc, "undo")
-                    self.broken = (
-                        f"a failed change could not be undone ({translated or exc}); "
-                        "reopen the runtime to repair the store"
-                    )
-            raise
-
-    def _commit(self, events: Sequence[RuntimeEvent], workers: Sequence[dict[str, Any]]) -> None:
-        """Append the change's commit entry: from here on the change is acknowledged."""
-        assert self.events_session is not None and self.events_segment is not None
-        with store_errors(f"event log of runtime {self.runtime_id}"):
-            ok = self.sessions.append_if_count(
-                self.events_session,
-                self.events_segment,
-                mapping.commit_entry(events, workers),
-                self.events_count,
-            )
-        if not ok:
-            raise StoreCorrupt(
-                f"the event log of runtime {self.runtime_id} was changed by another writer"
-            )
-        self.events_count += 1
-        self.last_event_id = events[-1].id
-
     def _files(self, worker_id: str) -> WorkerFiles:
         files = self.workers.get(worker_id)
         if files is None:
             raise StoreMissing(f"worker {worker_id} has no transcript in this store")
         return files
 
-    def _append(self, worker_id: str, files: WorkerFiles, entry: Entry) -> None:
+    def _append(self, worker_id: str, files: WorkerFiles, entries: list[Entry]) -> None:
+        """Append a change's transcript entries with one write and one sync."""
         with store_errors(f"transcript of worker {worker_id}"):
-            ok = self.sessions.append_if_count(files.session, files.segment, entry, files.count)
+            ok = self.sessions.append_many_if_count(
+                files.session, files.segment, entries, files.count
+            )
         if not ok:
             raise StoreCorrupt(
                 f"the transcript of worker {worker_id} was changed by another writer"
             )
-        files.count += 1
+        files.count += len(entries)
 
     def _truncate(self, worker_id: str, files: WorkerFiles, keep: int) -> None:
         with store_errors(f"transcript of worker {worker_id}"):
             self.sessions.truncate(files.session, files.segment, keep)
         files.count = keep
 
-    def _write_status(self, worker: WorkerRecord, event: RuntimeEvent, undo: _Undo) -> None:
+    def _write_status(self, worker: WorkerRecord, event: RuntimeEvent, prepared: Prepared) -> None:
         worker_id = worker.ref.worker_id
         files = self._files(worker_id)
         count = files.count
-        self._append(worker_id, files, mapping.status_entry(self.runtime_id, worker, event))
-        undo.steps.append(lambda: self._truncate(worker_id, files, count))
+        self._append(worker_id, files, [mapping.status_entry(self.runtime_id, worker, event)])
+        prepared.undo.append(lambda: self._truncate(worker_id, files, count))
         before: list[PodRecord] = []
 
         def apply(record: PodRecord) -> PodRecord:
@@ -375,7 +404,7 @@ class StoreWrites:
             return with_status(record, worker.status, event.at)
 
         self.claim_pod(worker_id, apply)
-        undo.steps.append(lambda: self._put_pod_back(worker_id, before[0]))
+        prepared.undo.append(lambda: self._put_pod_back(worker_id, before[0]))
 
     def _put_pod_back(self, worker_id: str, previous: PodRecord) -> None:
         with store_errors(f"pod {worker_id}"):
