@@ -20,10 +20,15 @@ class FailingSessionStore(SessionStore):
         self.inner = inner
         #: (method name, session id) pairs that raise ENOSPC while listed.
         self.failing: set[tuple[str, SessionId]] = set()
+        #: Pairs whose next call raises EIO (a failed sync), once.
+        self.failing_once: set[tuple[str, SessionId]] = set()
 
     def _check(self, method: str, session: SessionId) -> None:
         if (method, session) in self.failing:
             raise OSError(errno.ENOSPC, "No space left on device")
+        if (method, session) in self.failing_once:
+            self.failing_once.discard((method, session))
+            raise OSError(errno.EIO, "Input/output error")
 
     def append(self, session: SessionId, segment: SegmentId, entry: Entry) -> int:
         self._check("append", session)
@@ -34,6 +39,18 @@ class FailingSessionStore(SessionStore):
     ) -> bool:
         self._check("append_if_count", session)
         return self.inner.append_if_count(session, segment, entry, expected_count)
+
+    def append_many_if_count(
+        self,
+        session: SessionId,
+        segment: SegmentId,
+        entries: Sequence[Entry],
+        expected_count: int,
+    ) -> bool:
+        """Fails when appending to ``session`` is told to fail, by either method's name."""
+        self._check("append_if_count", session)
+        self._check("append_many_if_count", session)
+        return self.inner.append_many_if_count(session, segment, entries, expected_count)
 
     def create_segment(
         self, session: SessionId, segment: SegmentId, entries: Sequence[Entry]
