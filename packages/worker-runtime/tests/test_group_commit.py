@@ -35,6 +35,7 @@ from yoi_worker_runtime import (  # noqa: E402
     RuntimeEvent,
     StoreIo,
     TaskIntent,
+    TranscriptEntry,
     WorkerInput,
     open_persistent_runtime,
 )
@@ -65,11 +66,8 @@ def check_agreement(runtime: Runtime, acked: list[dict[str, Any]]) -> None:
     contents: dict[str, list[str]] = {}
     for worker in runtime.list_workers():
         ref = runtime.worker_ref(worker.worker_id)
-        items = runtime.transcript_projection(
-            ref, limit=runtime.limits.max_transcript_projection_items
-        ).items
         page_start = 0
-        items = []
+        items: list[TranscriptEntry] = []
         while True:
             page = runtime.transcript_projection(ref, start=page_start)
             items += page.items
