@@ -15,147 +15,15 @@ import argparse
 import http.client
 import json
 import os
-import queue
-import signal
-import subprocess
 import sys
-import threading
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from rest_common import Running, bare_server, load, request, start
 
 GOAL_RATIO = 0.6
 WORKER = "bench-worker"
 INPUT_BODY = json.dumps({"kind": "user", "content": "benchmark input"}).encode()
-
-
-def bare_server(responses_file: str) -> None:
-    """The baseline: starlette routes that return canned JSON, served by uvicorn."""
-    import uvicorn
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import Response
-    from starlette.routing import Route
-
-    canned = json.loads(Path(responses_file).read_text(encoding="utf-8"))
-    detail = json.dumps(canned["detail"], separators=(",", ":")).encode()
-    ack = json.dumps(canned["ack"], separators=(",", ":")).encode()
-
-    async def worker(request: Request) -> Response:
-        return Response(detail, media_type="application/json")
-
-    async def send_input(request: Request) -> Response:
-        await request.body()
-        return Response(ack, media_type="application/json")
-
-    app = Starlette(
-        routes=[
-            Route("/v1/workers/{worker_id}", worker, methods=["GET"]),
-            Route("/v1/workers/{worker_id}/input", send_input, methods=["POST"]),
-        ]
-    )
-    config = uvicorn.Config(
-        app, lifespan="off", access_log=False, log_level="warning", server_header=False
-    )
-    server = uvicorn.Server(config)
-    import socket
-
-    # proto IPPROTO_TCP, as the Runtime's server binds: asyncio sets TCP_NODELAY only then.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(2048)
-    port = sock.getsockname()[1]
-    print(json.dumps({"event": "ready", "url": f"http://127.0.0.1:{port}"}), flush=True)
-    server.run(sockets=[sock])
-
-
-@dataclass
-class Running:
-    process: subprocess.Popen[str]
-    url: str
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
-def start(command: list[str]) -> Running:
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    lines: queue.Queue[str] = queue.Queue()
-    assert process.stdout is not None
-    stdout = process.stdout
-    threading.Thread(target=lambda: lines.put(stdout.readline()), daemon=True).start()
-    line = lines.get(timeout=60)
-    if not line:
-        raise SystemExit(f"server {command} did not start")
-    return Running(process, json.loads(line)["url"])
-
-
-def request(
-    connection: http.client.HTTPConnection, method: str, path: str, body: bytes | None
-) -> tuple[int, bytes]:
-    headers = {"Content-Type": "application/json"} if body is not None else {}
-    connection.request(method, path, body=body, headers=headers)
-    response = connection.getresponse()
-    return response.status, response.read()
-
-
-@dataclass
-class Result:
-    requests: int
-    seconds: float
-    latencies: list[float]
-    errors: int
-
-    @property
-    def rps(self) -> float:
-        return self.requests / self.seconds
-
-    def percentile(self, fraction: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))] * 1000
-
-
-def load(
-    url: str, method: str, path: str, body: bytes | None, clients: int, seconds: float
-) -> Result:
-    parts = urlsplit(url)
-    assert parts.hostname is not None
-    latencies: list[list[float]] = [[] for _ in range(clients)]
-    errors = [0] * clients
-    begin = threading.Barrier(clients + 1)
-    stop_at = [0.0]
-
-    def loop(index: int) -> None:
-        connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
-        mine = latencies[index]
-        begin.wait()
-        while True:
-            started = time.perf_counter()
-            if started >= stop_at[0]:
-                break
-            status, _ = request(connection, method, path, body)
-            mine.append(time.perf_counter() - started)
-            if status != 200:
-                errors[index] += 1
-        connection.close()
-
-    threads = [threading.Thread(target=loop, args=(index,)) for index in range(clients)]
-    for thread in threads:
-        thread.start()
-    stop_at[0] = time.perf_counter() + seconds
-    started = time.perf_counter()
-    begin.wait()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
-    merged = [value for part in latencies for value in part]
-    return Result(len(merged), elapsed, merged, sum(errors))
 
 
 def main() -> None:

@@ -15,10 +15,8 @@ Run: ``python bench/write_path.py [--seconds S] [--clients 1,8,32]``.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -26,67 +24,23 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit
+
+from rest_common import inputs_per_second, start
 
 INPUT = json.dumps({"kind": "user", "content": "x" * 200}).encode()
-CREATE = {"intent": {"kind": "assistant"}, "profile": {"kind": "runtime_default"}}
 GOAL_32 = 0.8
 GOAL_THREADS = 2.0
 
 
 @contextmanager
 def server(store: str, data: Path, *extra: str) -> Iterator[str]:
-    command = [sys.executable, "-m", "yoi_worker_runtime.http_server", "--store", store]
-    command += ["--default-profile", "none", *extra]
+    command = [sys.executable, "-m", "yoi_worker_runtime.http_server", "--store", store, *extra]
     env = {**os.environ, "YOI_RUNTIME_DIR": str(data / "run"), "YOI_DATA_DIR": str(data)}
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
-    assert process.stdout is not None
-    url: str = json.loads(process.stdout.readline())["url"]
+    running = start(command, env=env)
     try:
-        yield url
+        yield running.url
     finally:
-        process.terminate()
-        process.wait(timeout=60)
-
-
-def _post(connection: http.client.HTTPConnection, path: str, body: bytes) -> dict[str, object]:
-    connection.request("POST", path, body=body, headers={"Content-Type": "application/json"})
-    response = connection.getresponse()
-    data = response.read()
-    if response.status >= 300:
-        raise RuntimeError(f"{path}: {response.status} {data[:200]!r}")
-    answer: dict[str, object] = json.loads(data)
-    return answer
-
-
-def inputs_per_second(url: str, clients: int, seconds: float) -> float:
-    parts = urlsplit(url)
-    counts = [0] * clients
-    start = threading.Barrier(clients + 1)
-    stop = threading.Event()
-
-    def client(index: int) -> None:
-        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
-        body = json.dumps({**CREATE, "name": f"w{index}-{time.monotonic_ns()}"}).encode()
-        worker = _post(connection, "/v1/workers", body)["worker"]
-        path = f"/v1/workers/{worker['worker_id']}/input"  # type: ignore[index]
-        start.wait()
-        while not stop.is_set():
-            _post(connection, path, INPUT)
-            counts[index] += 1
-        connection.close()
-
-    threads = [threading.Thread(target=client, args=(index,)) for index in range(clients)]
-    for thread in threads:
-        thread.start()
-    start.wait()
-    began = time.perf_counter()
-    time.sleep(seconds)  # the measurement window itself, not a synchronisation
-    stop.set()
-    elapsed = time.perf_counter() - began
-    for thread in threads:
-        thread.join()
-    return sum(counts) / elapsed
+        running.stop()
 
 
 def raw_fsync_rate(directory: Path, seconds: float = 1.0) -> float:
@@ -152,7 +106,7 @@ def main() -> None:
                 data.mkdir()
                 url_store = "memory" if store == "memory" else f"fs://{data / 'store'}"
                 with server(url_store, data) as url:
-                    rates[store, clients] = inputs_per_second(url, clients, args.seconds)
+                    rates[store, clients] = inputs_per_second(url, clients, args.seconds, INPUT)
         print(f"{'clients':>8} {'memory/s':>10} {'fs/s':>10} {'fs/memory':>10}")
         for clients in counts:
             memory, fs = rates["memory", clients], rates["fs", clients]
@@ -162,8 +116,10 @@ def main() -> None:
             print(f"32 clients: fs {ratio:.2f}x memory (goal >= {GOAL_32}x)")
         appends = {n: session_appends(root, n, args.seconds / 2) for n in (1, 4, 16)}
         for threads, rate in appends.items():
-            print(f"session-store appends, {threads:>2} threads: {rate:.0f}/s "
-                  f"({rate / appends[1]:.2f}x one thread)")
+            print(
+                f"session-store appends, {threads:>2} threads: {rate:.0f}/s "
+                f"({rate / appends[1]:.2f}x one thread)"
+            )
         print(f"4 threads: {appends[4] / appends[1]:.2f}x one thread (goal >= {GOAL_THREADS}x)")
 
 

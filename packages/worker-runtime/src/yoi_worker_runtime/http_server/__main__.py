@@ -60,6 +60,8 @@ def parser() -> argparse.ArgumentParser:
     parse.add_argument("--stream-heartbeat", type=_heartbeat, default=15.0)
     parse.add_argument("--stream-buffer", type=_positive, default=512)
     parse.add_argument("--workspace-root", metavar="DIR")
+    parse.add_argument("--http", choices=("auto", "h11", "httptools"), default="auto")
+    parse.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto")
     return parse
 
 
@@ -86,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream_heartbeat=args.stream_heartbeat,
         stream_buffer=args.stream_buffer,
         workspace_root=args.workspace_root,
+        http=args.http,
+        loop=args.loop,
     )
     try:
         return serve(config)

@@ -89,6 +89,10 @@ class ServeConfig:
     workspace_root: str | None = None
     stream_heartbeat: float = DEFAULT_STREAM_HEARTBEAT
     stream_buffer: int = DEFAULT_STREAM_BUFFER
+    #: uvicorn's HTTP parser (``auto``: httptools when installed, else h11) and event loop
+    #: (``auto``: uvloop when installed, else asyncio's).
+    http: str = "auto"
+    loop: str = "auto"
     #: Seconds in-flight requests get to finish after SIGTERM before they are cancelled.
     graceful_timeout: float = 30.0
     log_level: str = "warning"
@@ -377,6 +381,8 @@ def serve(
                 log_level=config.log_level,
                 server_header=False,
                 timeout_graceful_shutdown=int(config.graceful_timeout),
+                http=config.http,
+                loop=config.loop,
             ),
             on_ready=announce,
             shutdown=shutdown,
