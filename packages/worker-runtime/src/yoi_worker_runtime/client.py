@@ -56,6 +56,7 @@ from yoi_worker_runtime.model import (
     WorkerInput,
     WorkerInteractionAck,
     WorkerLifecycleAck,
+    WorkerPage,
     WorkerSummary,
 )
 
@@ -286,8 +287,24 @@ class RuntimeClient:
         return [from_json(RuntimeDiagnostic, item) for item in items]
 
     def list_workers(self) -> list[WorkerSummary]:
-        items = self.request("GET", "/v1/workers")["workers"]
-        return [from_json(WorkerSummary, item) for item in items]
+        """Every Worker, ordered by id (page after page)."""
+        found: list[WorkerSummary] = []
+        after: str | None = None
+        while True:
+            page = self.worker_page(after=after)
+            found += page.workers
+            if page.next_after is None:
+                return found
+            after = page.next_after
+
+    def worker_page(self, *, after: str | None = None, limit: int | None = None) -> WorkerPage:
+        """One page of Workers: those after ``after``, at most ``limit``."""
+        query = {}
+        if after is not None:
+            query["after"] = after
+        if limit is not None:
+            query["limit"] = str(limit)
+        return from_json(WorkerPage, self.request("GET", "/v1/workers", query=query or None))
 
     def create_worker(self, request: CreateWorkerRequest) -> WorkerDetail:
         answer = self.request("POST", "/v1/workers", to_json(request))

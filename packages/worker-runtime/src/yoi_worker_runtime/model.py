@@ -247,6 +247,16 @@ class WorkerSummary:
 
 
 @attrs.frozen(kw_only=True)
+class WorkerPage:
+    """A page of the Runtime's Workers, ordered by worker id."""
+
+    workers: tuple[WorkerSummary, ...]
+    next_after: str | None = attrs.field(
+        metadata=_schema("Pass as after= for the next page; null when this page is the last")
+    )
+
+
+@attrs.frozen(kw_only=True)
 class WorkerDetail:
     worker_ref: WorkerRef
     runtime_id: str
@@ -432,6 +442,7 @@ class EventBatch:
 class RuntimeLimits:
     max_transcript_projection_items: int = attrs.field(default=256, metadata=_schema(minimum=1))
     max_event_batch_items: int = attrs.field(default=256, metadata=_schema(minimum=1))
+    max_worker_list_items: int = attrs.field(default=256, metadata=_schema(minimum=1))
 
 
 @attrs.frozen(kw_only=True)
@@ -542,6 +553,7 @@ MODELS: tuple[type[Any], ...] = (
     TokenUsage,
     WorkerTurn,
     WorkerSummary,
+    WorkerPage,
     WorkerDetail,
     TranscriptEntry,
     TranscriptProjection,

@@ -14,6 +14,7 @@ untouched.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import functools
 import math
@@ -87,6 +88,7 @@ from yoi_worker_runtime.model import (
     WorkerInput,
     WorkerInteractionAck,
     WorkerLifecycleAck,
+    WorkerPage,
     WorkerRecord,
     WorkerRef,
     WorkerStatus,
@@ -642,6 +644,22 @@ class Runtime:
             workers = list(self._workers.values())
         workers.sort(key=lambda worker: worker.ref.worker_id)
         return [_summary_of(worker) for worker in workers]
+
+    def worker_page(self, *, after: str | None = None, limit: int | None = None) -> WorkerPage:
+        """The Workers whose ids sort after ``after`` (from the first when None), at most
+        ``limit`` (default and maximum: ``max_worker_list_items``)."""
+        limit = _check_limit(limit, self._limits.max_worker_list_items)
+        if after is not None and not isinstance(after, str):
+            raise InvalidRequest("after must be a worker id")
+        with self._state:
+            ids = sorted(self._workers)
+            start = bisect.bisect_right(ids, after) if after is not None else 0
+            chosen = [self._workers[worker_id] for worker_id in ids[start : start + limit]]
+            more = start + limit < len(ids)
+        return WorkerPage(
+            workers=tuple(_summary_of(worker) for worker in chosen),
+            next_after=chosen[-1].ref.worker_id if more and chosen else None,
+        )
 
     def worker_detail(self, ref: WorkerRef) -> WorkerDetail:
         with self._state:

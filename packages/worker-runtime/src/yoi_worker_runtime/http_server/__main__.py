@@ -51,6 +51,7 @@ def parser() -> argparse.ArgumentParser:
     parse.add_argument("--local-token-file", metavar="PATH")
     parse.add_argument("--max-transcript-projection-items", type=_positive, default=256)
     parse.add_argument("--max-event-batch-items", type=_positive, default=256)
+    parse.add_argument("--max-worker-list-items", type=_positive, default=256)
     parse.add_argument("--max-body-bytes", type=_positive, default=1 << 20)
     parse.add_argument("--max-event-wait", type=_seconds, default=30.0)
     parse.add_argument("--ready-file", metavar="PATH")
@@ -78,6 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         limits=RuntimeLimits(
             max_transcript_projection_items=args.max_transcript_projection_items,
             max_event_batch_items=args.max_event_batch_items,
+            max_worker_list_items=args.max_worker_list_items,
         ),
         max_body_bytes=args.max_body_bytes,
         max_event_wait=args.max_event_wait,

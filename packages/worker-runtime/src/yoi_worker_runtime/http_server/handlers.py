@@ -14,17 +14,19 @@ thread of their own pool.
 
 from __future__ import annotations
 
+import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from functools import partial
 from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
 import attrs
-from starlette.responses import StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
+from yoi_worker_runtime.codec import to_json
 from yoi_worker_runtime.http_server.errors import ApiError
 from yoi_worker_runtime.http_server.options import AppOptions, ShutdownFlag
 from yoi_worker_runtime.http_server.streams import StreamHub
@@ -40,6 +42,7 @@ from yoi_worker_runtime.model import (
     WorkerDetail,
     WorkerInteractionAck,
     WorkerLifecycleAck,
+    WorkerPage,
     WorkerRef,
     WorkerSummary,
 )
@@ -145,8 +148,42 @@ async def diagnostics(call: Call) -> list[RuntimeDiagnostic]:
     return call.runtime.diagnostics()
 
 
-async def list_workers(call: Call) -> list[WorkerSummary]:
-    return call.runtime.list_workers()
+async def list_workers(call: Call) -> Response:
+    """A page of Workers. A big page (intents can be long) is encoded a few Workers at a time
+    in a worker thread and streamed, so the event loop keeps serving other requests."""
+    page = call.runtime.worker_page(after=call.query["after"], limit=call.query["limit"])
+    headers = {"cache-control": "no-store", "x-content-type-options": "nosniff"}
+    if sum(_rough_size(worker) for worker in page.workers) < _INLINE_BYTES:
+        body = json.dumps(to_json(page), ensure_ascii=False, separators=(",", ":")).encode()
+        return Response(body, media_type="application/json", headers=headers)
+    return StreamingResponse(_page_chunks(page), media_type="application/json", headers=headers)
+
+
+#: Bytes of JSON a page may have to be rendered at once on the event loop.
+_INLINE_BYTES = 64 << 10
+#: Workers encoded per trip to a worker thread (one: a Worker's JSON may be megabytes).
+_ENCODE_GROUP = 1
+
+
+def _rough_size(worker: WorkerSummary) -> int:
+    """About how long a Worker's JSON is: its free-text fields plus the fixed ones."""
+    texts = [getattr(worker.intent, name, None) for name in ("objective", "role", "purpose")]
+    return 400 + sum(len(text) for text in texts if isinstance(text, str))
+
+
+async def _page_chunks(page: WorkerPage) -> AsyncIterator[bytes]:
+    def encode(workers: tuple[WorkerSummary, ...]) -> bytes:
+        return b",".join(
+            json.dumps(to_json(worker), ensure_ascii=False, separators=(",", ":")).encode()
+            for worker in workers
+        )
+
+    yield b'{"workers":['
+    workers = page.workers
+    for start in range(0, len(workers), _ENCODE_GROUP):
+        group = workers[start : start + _ENCODE_GROUP]
+        yield (b"," if start else b"") + await anyio.to_thread.run_sync(encode, group)
+    yield b'],"next_after":' + json.dumps(page.next_after).encode() + b"}"
 
 
 async def create_worker(call: Call) -> WorkerDetail:

@@ -35,7 +35,7 @@ from yoi_worker_runtime.model import (
     WorkerInput,
     WorkerInteractionAck,
     WorkerLifecycleAck,
-    WorkerSummary,
+    WorkerPage,
 )
 from yoi_worker_runtime.schema import COMPONENTS_PREFIX
 
@@ -215,8 +215,21 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "/v1/workers",
         handlers.list_workers,
         operation_id="listWorkers",
-        summary="Every Worker, ordered by id",
-        reply=Reply(200, "Workers", array_of(WorkerSummary), key="workers"),
+        summary="A page of the Workers, ordered by id",
+        reply=Reply(200, "Workers, and where the next page starts", ref(WorkerPage)),
+        query=(
+            Query(
+                name="after",
+                description="Start after this worker id (a page's next_after)",
+                schema={"type": "string", "minLength": 1},
+            ),
+            Query(
+                name="limit",
+                description="Page size; default and maximum: the configured maximum",
+                schema={"type": "integer", "minimum": 1},
+                maximum=lambda limits, _: limits.max_worker_list_items,
+            ),
+        ),
     ),
     Endpoint(
         "POST",

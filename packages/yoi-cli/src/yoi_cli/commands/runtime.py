@@ -31,6 +31,12 @@ def runtime_group() -> None:
 )
 @click.option("--max-transcript-projection-items", type=click.IntRange(min=1), default=256)
 @click.option("--max-event-batch-items", type=click.IntRange(min=1), default=256)
+@click.option(
+    "--max-worker-list-items",
+    type=click.IntRange(min=1),
+    default=256,
+    help="Largest page of GET /v1/workers (also its default).",
+)
 @click.option("--max-body-bytes", type=click.IntRange(min=1), default=1 << 20, show_default=True)
 @click.option(
     "--max-event-wait",
@@ -91,6 +97,7 @@ def serve_command(
     local_token_file: str | None,
     max_transcript_projection_items: int,
     max_event_batch_items: int,
+    max_worker_list_items: int,
     max_body_bytes: int,
     max_event_wait: float,
     ready_file: str | None,
@@ -126,6 +133,7 @@ def serve_command(
         limits=RuntimeLimits(
             max_transcript_projection_items=max_transcript_projection_items,
             max_event_batch_items=max_event_batch_items,
+            max_worker_list_items=max_worker_list_items,
         ),
         max_body_bytes=max_body_bytes,
         max_event_wait=max_event_wait,
