@@ -15,15 +15,14 @@ import argparse
 import http.client
 import json
 import os
-import queue
-import signal
-import subprocess
 import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from runtime_common import Running, start
 
 GOAL_RATIO = 0.6
 WORKER = "bench-worker"
@@ -68,32 +67,6 @@ def bare_server(responses_file: str) -> None:
     port = sock.getsockname()[1]
     print(json.dumps({"event": "ready", "url": f"http://127.0.0.1:{port}"}), flush=True)
     server.run(sockets=[sock])
-
-
-@dataclass
-class Running:
-    process: subprocess.Popen[str]
-    url: str
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
-def start(command: list[str]) -> Running:
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    lines: queue.Queue[str] = queue.Queue()
-    assert process.stdout is not None
-    stdout = process.stdout
-    threading.Thread(target=lambda: lines.put(stdout.readline()), daemon=True).start()
-    line = lines.get(timeout=60)
-    if not line:
-        raise SystemExit(f"server {command} did not start")
-    return Running(process, json.loads(line)["url"])
 
 
 def request(
