@@ -223,7 +223,8 @@ class Outcome:
     #: How long posting the inputs took.
     posting: float
     latencies: list[float]
-    #: CPU seconds the server and the benchmark's clients used, and the machine's busy share.
+    #: CPU the server and the benchmark's clients used (in cores), and the share of the whole
+    #: machine's CPU time that was busy (every process, other users' included).
     server_cpu: float
     client_cpu: float
     machine_busy: float
@@ -257,7 +258,11 @@ def measure(
             )
 
             async def run() -> tuple[dict[str, float], float, float, float]:
+                """Connect the clients, post the inputs, wait for every delivery; the producer's
+                report, then the server's and the clients' CPU (in cores) and the machine's
+                busy share over that time."""
                 tasks = await connect_all(run_client, fleet, host, port)
+                began = time.monotonic()
                 server_before, client_before = process_cpu(server.process.pid), time.process_time()
                 busy_before, total_before = machine_ticks()
                 producer = await asyncio.create_subprocess_exec(
@@ -268,13 +273,14 @@ def measure(
                     stdout=asyncio.subprocess.PIPE,
                 )
                 await asyncio.wait_for(asyncio.gather(*tasks), DEADLINE)
-                server_cpu = process_cpu(server.process.pid) - server_before
-                client_cpu = time.process_time() - client_before
+                elapsed = time.monotonic() - began
+                server_cpu = (process_cpu(server.process.pid) - server_before) / elapsed
+                client_cpu = (time.process_time() - client_before) / elapsed
                 busy_after, total_after = machine_ticks()
+                busy = (busy_after - busy_before) / max(1, total_after - total_before)
                 output, _ = await producer.communicate()
                 if producer.returncode:
                     raise SystemExit(f"the producer failed ({producer.returncode})")
-                busy = (busy_after - busy_before) / max(1, total_after - total_before)
                 return json.loads(output), server_cpu, client_cpu, busy
 
             posting, server_cpu, client_cpu, busy = asyncio.run(run())
@@ -299,17 +305,16 @@ def measure(
 
 
 def report(outcome: Outcome) -> None:
-    seconds = outcome.seconds
     print(
         f"  {outcome.label:11}: {outcome.rate:7.0f} events/s delivered in total "
-        f"({outcome.deliveries} in {seconds:.2f} s; posting the inputs took "
+        f"({outcome.deliveries} in {outcome.seconds:.2f} s; posting the inputs took "
         f"{outcome.posting:.2f} s)"
     )
     print(
         f"  {'':11}  latency p50 {percentile(outcome.latencies, 0.5) * 1000:6.1f} ms, "
         f"p99 {percentile(outcome.latencies, 0.99) * 1000:6.1f} ms; CPU: server "
-        f"{outcome.server_cpu / seconds:.0%}, clients {outcome.client_cpu / seconds:.0%} of a "
-        f"core; machine {outcome.machine_busy:.0%} busy"
+        f"{outcome.server_cpu:.0%}, clients {outcome.client_cpu:.0%} of a core; machine "
+        f"{outcome.machine_busy:.0%} busy (all cores, every process)"
     )
 
 

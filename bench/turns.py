@@ -26,10 +26,12 @@ import argparse
 import asyncio
 import functools
 import gc
+import linecache
 import random
 import threading
 import time
 import tracemalloc
+from pathlib import Path
 
 from runtime_common import (
     TurnEnds,
@@ -250,10 +252,11 @@ def memory(workers: int) -> None:
     )
     print(f"  for scale: the transcript text is {text / 1024:.1f} KiB a Worker (200 entries)")
     print("  largest allocation sites still held:")
-    for stat in snapshot.statistics("lineno")[:5]:
+    for stat in snapshot.statistics("lineno")[:6]:
         frame = stat.traceback[0]
-        where = "/".join(frame.filename.split("/")[-2:])
-        print(f"    {stat.size / workers / 1024:6.1f} KiB a Worker  {where}:{frame.lineno}")
+        where = f"{Path(frame.filename).name}:{frame.lineno}"
+        code = linecache.getline(frame.filename, frame.lineno).strip()
+        print(f"    {stat.size / workers / 1024:6.1f} KiB a Worker  {where:20} {code[:60]}")
 
 
 def main() -> None:
