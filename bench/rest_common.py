@@ -8,8 +8,11 @@ import json
 import queue
 import signal
 import subprocess
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -77,15 +80,35 @@ class Running:
 
 
 def start(command: list[str], env: dict[str, str] | None = None) -> Running:
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
-    lines: queue.Queue[str] = queue.Queue()
-    assert process.stdout is not None
-    stdout = process.stdout
-    threading.Thread(target=lambda: lines.put(stdout.readline()), daemon=True).start()
-    line = lines.get(timeout=60)
-    if not line:
-        raise SystemExit(f"server {command} did not start")
+    """Start ``command`` and wait (bounded) for its ready line. Its stderr is kept aside and
+    shown only if it does not start."""
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=errors, text=True, env=env
+        )
+        lines: queue.Queue[str] = queue.Queue()
+        assert process.stdout is not None
+        stdout = process.stdout
+        threading.Thread(target=lambda: lines.put(stdout.readline()), daemon=True).start()
+        try:
+            line = lines.get(timeout=60)
+        except queue.Empty:
+            line = ""
+        if not line:
+            process.kill()
+            process.wait()
+            errors.seek(0)
+            raise SystemExit(f"server {command} did not start: {errors.read().decode()}")
     return Running(process, json.loads(line)["url"])
+
+
+@contextmanager
+def running(command: list[str]) -> Iterator[Running]:
+    server = start(command)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def request(
