@@ -156,18 +156,17 @@ class _Turn:
     usage: TokenUsage = attrs.field(factory=TokenUsage)
     reply_sequence: int | None = None
     deltas: int = 0
-    #: The task running the turn on the turn loop (set there, read there), and when it is gone.
+    #: The task running the turn on the turn loop (set and read there; dropped when it ends),
+    #: and whether nothing of the turn runs any more (guarded by ``_state``).
     launched: bool = False
     task: asyncio.Task[None] | None = None
-    done: threading.Event = attrs.field(factory=threading.Event)
+    gone: bool = False
 
     def cancel(self) -> None:
         """Cancel the turn's task (on the turn loop). A launched task not yet running needs
-        nothing: its first step finds the turn ended and returns, setting ``done``."""
+        nothing: its first step finds the turn ended and returns."""
         if self.task is not None:
             self.task.cancel()
-        elif not self.launched:
-            self.done.set()
 
 
 @attrs.define(eq=False)
@@ -1169,7 +1168,10 @@ class Runtime:
                     self._host, engine, turn.turn_id, profile.max_steps, profile.settings.timeout
                 )
             finally:
-                turn.done.set()
+                turn.task = None
+                with self._state:
+                    turn.gone = True
+                    self._state.notify_all()
 
         self._loop.submit(run())
 
@@ -1290,7 +1292,8 @@ class Runtime:
             if turn.launched:
                 self._loop.call_soon(turn.cancel)
             else:
-                turn.done.set()
+                with self._state:
+                    turn.gone = True
         return ending
 
     def _ended(self, turn: _Turn, phase: TurnPhase, reason: str | None, event_id: int) -> None:
@@ -1305,11 +1308,10 @@ class Runtime:
 
     def _await_ended(self, turns: Sequence[_Turn]) -> None:
         """Wait (bounded) until the tasks of ended turns are gone, their streams closed."""
-        if self._loop.in_loop_thread():
-            return  # the loop cannot finish them while we block it
-        deadline = time.monotonic() + ENGINE_STOP_WAIT
-        for turn in turns:
-            turn.done.wait(max(0.0, deadline - time.monotonic()))
+        if not turns or self._loop.in_loop_thread():
+            return  # (in the loop's thread: the loop cannot finish them while we block it)
+        with self._state:
+            self._state.wait_for(lambda: all(turn.gone for turn in turns), ENGINE_STOP_WAIT)
 
     async def _blocking(self, function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Call ``function`` off the turn loop when it writes to a store that does I/O."""
@@ -1356,6 +1358,12 @@ class Runtime:
         )
 
     def _publish_delta(self, turn_id: str, text: str) -> None:
+        if not self._listeners:  # nobody to tell: just count it (no lock needed to read these)
+            turn = self._turns.get(turn_id)
+            if turn is None or turn.phase != "running" or self._closed:
+                raise TurnEndedError(turn_id)
+            turn.deltas += 1
+            return
         with self._state:
             turn, worker = self._running_turn(turn_id)
             delta = TurnTextDelta(

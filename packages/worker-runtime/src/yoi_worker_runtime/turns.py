@@ -16,7 +16,7 @@ import concurrent.futures
 import contextlib
 import logging
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol, TypeVar
 
 import attrs
@@ -25,7 +25,6 @@ from yoi_worker_runtime.engines.contract import (
     AssistantMessage,
     Engine,
     EngineError,
-    EngineEvent,
     EngineFailed,
     StepRequest,
     TextDelta,
@@ -145,31 +144,54 @@ class TurnHost(Protocol):
         ...
 
 
-async def _next_event(stream: AsyncIterator[EngineEvent], timeout: float) -> EngineEvent | None:
-    """The stream's next event, None at its end; StepFailedError on timeout or a typed failure."""
-    try:
-        return await asyncio.wait_for(anext(stream), timeout)
-    except StopAsyncIteration:
-        return None
-    except TimeoutError:
-        raise StepFailedError(
-            "engine_timeout", f"the engine sent nothing for {timeout:g} seconds"
-        ) from None
-    except EngineError as error:
-        raise StepFailedError(error.reason, error.message) from None
+class _Watchdog:
+    """Cancels the task reading a stream once ``timeout`` seconds pass without an event.
+
+    Instead of a timer per event (``asyncio.wait_for`` costs a task and a timer each time), the
+    reader only notes when the last event came (:meth:`fed`); the one timer, when it fires,
+    re-arms itself for the time still left or cancels the reader."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.fired = False
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()
+        self._last = self._loop.time()
+        self._handle = self._loop.call_at(self._last + timeout, self._check)
+
+    def fed(self) -> None:
+        self._last = self._loop.time()
+
+    def _check(self) -> None:
+        due = self._last + self.timeout
+        if self._loop.time() < due:
+            self._handle = self._loop.call_at(due, self._check)
+        elif self._task is not None:
+            self.fired = True
+            self._task.cancel()
+
+    def stop(self) -> None:
+        self._handle.cancel()
+
+    def timed_out(self) -> bool:
+        """After a CancelledError: True when this watchdog caused it (and no one else did)."""
+        return self.fired and self._task is not None and self._task.uncancel() == 0
 
 
 async def run_step(
     host: TurnHost, engine: Engine, request: StepRequest, timeout: float
 ) -> tuple[AssistantMessage, Usage | None]:
-    """One engine step: relay its deltas, return its message and usage; StepFailedError if it fails
-    or breaks the contract. The engine's stream is closed however the step ends."""
+    """One engine step: relay its deltas, return its message and usage; StepFailedError if it
+    fails, sends nothing for ``timeout`` seconds, or breaks the contract. The engine's stream
+    is closed however the step ends."""
     stream = engine.run_step(request)
     message: AssistantMessage | None = None
     usage: Usage | None = None
+    watchdog = _Watchdog(timeout)
     try:
-        while (event := await _next_event(stream, timeout)) is not None:
-            if isinstance(event, TextDelta):
+        async for event in stream:
+            watchdog.fed()
+            if type(event) is TextDelta:
                 if message is not None:
                     raise StepFailedError(
                         "engine_bad_response", "the engine sent text after its message"
@@ -190,7 +212,16 @@ async def run_step(
                 raise StepFailedError(
                     "engine_bad_response", f"the engine sent {type(event).__name__}"
                 )
+    except asyncio.CancelledError:
+        if watchdog.timed_out():
+            raise StepFailedError(
+                "engine_timeout", f"the engine sent nothing for {timeout:g} seconds"
+            ) from None
+        raise
+    except EngineError as error:
+        raise StepFailedError(error.reason, error.message) from None
     finally:
+        watchdog.stop()
         aclose = getattr(stream, "aclose", None)
         if aclose is not None:
             with contextlib.suppress(Exception):
