@@ -220,7 +220,7 @@ def test_the_token_is_checked_after_routing(secured: ServerProcess) -> None:
     assert raw(url, "GET", "/v1/nowhere").status == 404  # unknown path: 404, not 401
     assert raw(url, "GET", "/v1/health").status == 200  # readiness needs no token
     right = raw(url, "GET", "/v1/workers", headers={"Authorization": f"Bearer {TOKEN}"})
-    assert right.status == 200 and right.body == {"workers": []}
+    assert right.status == 200 and right.body == {"workers": [], "next_after": None}
     lower = raw(url, "GET", "/v1/workers", headers={"Authorization": f"bearer {TOKEN}"})
     assert lower.status == 200
     blocked = post_json(url, "/v1/workers", TASK)

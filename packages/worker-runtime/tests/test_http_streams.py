@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 from rest_server import ServerProcess, raw, running_server
-from sse_support import Frame, SseReader
+from sse_support import SseReader
 from yoi_worker_runtime import (
     AssistantIntent,
-    BuiltinProfile,
     CreateWorkerRequest,
     NamedProfile,
 )
@@ -245,43 +244,6 @@ def test_a_stalled_reader_loses_deltas_first_and_slows_nobody(server: ServerProc
     durable = [frame.id for frame in frames if frame.id is not None]
     assert durable == list(range(durable[0], durable[0] + len(durable)))
     assert growth < 64 * 1024, f"the server grew by {growth} KiB with one stalled reader"
-
-
-def test_a_reader_too_slow_for_durable_events_is_told_it_lagged(tmp_path: Path) -> None:
-    for server in start(tmp_path, "--store", "memory", "--stream-buffer", "16"):
-        with server.client() as client:
-            worker(client, "deluge", "deluge")
-            client.create_worker(
-                CreateWorkerRequest(
-                    name="quiet", intent=AssistantIntent(), profile=BuiltinProfile(value="none")
-                )
-            )
-            stalled = SseReader(server.url, "/v1/events/stream?after=0", receive_buffer=4096)
-            # Deltas first, until the connection's buffers are full and the stream waits...
-            for _ in range(30):
-                turn = client.send_input("deluge", "y" * 8000).turn_id or ""
-            client.wait_for_turn("deluge", turn, 60)
-            # ...then more durable events than the stream may hold.
-            for index in range(100):
-                client.send_input("quiet", f"note {index}")
-            last_id = client.summary().last_event_id
-
-            def is_last(frame: Frame, last_id: int = last_id) -> bool:
-                return frame.id == last_id
-
-            frames = stalled.frames_until(lambda frame: frame.event == "lagged", timeout=60)
-            stalled.close()
-            lagged_at = frames[-1].data["last_event_id"]
-            durable = [frame.id for frame in frames if frame.id is not None]
-            assert durable == list(range(1, lagged_at + 1))
-            assert lagged_at < last_id
-            resumed = SseReader(
-                server.url, "/v1/events/stream", headers={"Last-Event-ID": str(lagged_at)}
-            )
-            rest = resumed.frames_until(is_last, timeout=60)
-            resumed.close()
-            ids = [frame.id for frame in rest if frame.id is not None]
-            assert ids == list(range(lagged_at + 1, last_id + 1))
 
 
 def test_1000_open_streams_each_get_every_event_and_sigterm_still_exits_within_2_seconds(

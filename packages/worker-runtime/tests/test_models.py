@@ -168,6 +168,7 @@ def test_json_shapes_match_the_reference(busy_runtime: Runtime) -> None:
     assert summary["limits"] == {
         "max_transcript_projection_items": 256,
         "max_event_batch_items": 256,
+        "max_worker_list_items": 256,
     }
     page = to_json(busy_runtime.transcript_projection(busy_runtime.worker_ref("a")))
     assert set(page) == {"worker_ref", "start", "limit", "total_items", "items", "next_start"}
