@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import pytest
 from yoi_worker_runtime import (
@@ -22,9 +23,9 @@ from yoi_worker_runtime.profiles import parse_config
 pytestmark = pytest.mark.feature("http-server")
 
 
-def frames(chunks: list[bytes]) -> list[tuple[str | None, dict[str, object] | None]]:
+def frames(chunks: list[bytes]) -> list[tuple[str | None, Any]]:
     """(event, data) of each frame; comments as (None, None)."""
-    found: list[tuple[str | None, dict[str, object] | None]] = []
+    found: list[tuple[str | None, Any]] = []
     for chunk in chunks:
         text = chunk.decode()
         if text.startswith(":"):
