@@ -323,6 +323,65 @@ def test_metadata_that_is_not_a_worker_is_never_silently_replaced(store: str) ->
     assert record is not None and record.hosting_runtime_id is None
 
 
+def transcript_location(store: str, worker_id: str) -> tuple[SessionId, SegmentId]:
+    pod = open_pod_store(store).read(worker_id)
+    assert pod is not None and pod.active is not None and pod.active.segment_id is not None
+    return SessionId(pod.active.session_id), SegmentId(pod.active.segment_id)
+
+
+def test_a_transcript_that_lost_acknowledged_entries_is_never_restored(
+    fs_store: str, tmp_path: Path
+) -> None:
+    """Sequence 5, once acknowledged, must never name other content: the Runtime refuses to
+    restore a transcript shorter than its event log counts (the log holds no text to refill it)."""
+    with open_persistent_runtime(fs_store, runtime_id="rt-a") as runtime:
+        ref = runtime.create_worker(task("alpha")).worker_ref
+        for number in range(1, 6):
+            assert runtime.send_input(ref, user(f"input {number}")).transcript_sequence == number
+    session, segment = transcript_location(fs_store, "alpha")
+    segment_file = tmp_path / "data" / "sessions" / session / f"{segment}.jsonl"
+    lines = segment_file.read_bytes().splitlines(keepends=True)
+    segment_file.write_bytes(b"".join(lines[:-1]))  # the last acknowledged input is gone
+
+    with open_persistent_runtime(fs_store, runtime_id="rt-a") as reopened:
+        assert reopened.list_workers() == []
+        (lost,) = [d for d in reopened.diagnostics() if d.code == "worker.transcript_lost"]
+        assert lost.severity == "error" and lost.worker_ref == ref
+        assert "counts 5 transcript entries, its session holds 4" in lost.message
+        assert "not restored" in lost.message and "yoi pod delete alpha" in lost.message
+        with pytest.raises(WorkerConflict, match=r"counts 5 transcript entries.*holds 4"):
+            reopened.create_worker(task("alpha"))
+        assert reopened.list_workers() == []
+    with open_persistent_runtime(fs_store, runtime_id="rt-b") as other:
+        with pytest.raises(
+            WorkerConflict, match=r"the event log of runtime rt-a counts 5 transcript entries"
+        ):
+            other.create_worker(task("alpha"))
+        assert other.list_workers() == []
+    assert segment_file.read_bytes() == b"".join(lines[:-1])  # refusing changed nothing
+
+
+def test_a_restore_judges_the_transcript_by_the_log_of_its_last_host(store: str) -> None:
+    """The entries of the last host (even its restore marker) may all be lost: the Pod still
+    names that host, whose log counts what it acknowledged."""
+    with open_persistent_runtime(store, runtime_id="rt-a") as first:
+        ref = first.create_worker(task("alpha")).worker_ref
+        first.send_input(ref, user("one"))
+        first.send_input(ref, user("two"))
+    session, segment = transcript_location(store, "alpha")
+    written_by_first = len(open_session_store(store).read_all(session, segment))
+    with open_persistent_runtime(store, runtime_id="rt-b") as second:
+        moved = second.create_worker(task("alpha")).worker_ref
+        assert second.send_input(moved, user("three")).transcript_sequence == 3
+    open_session_store(store).truncate(session, segment, written_by_first)
+    with open_persistent_runtime(store, runtime_id="rt-c") as third:
+        with pytest.raises(
+            WorkerConflict, match=r"the event log of runtime rt-b counts 3 transcript entries"
+        ):
+            third.create_worker(task("alpha"))
+        assert third.list_workers() == []
+
+
 # --- liveness ---------------------------------------------------------------------------------
 
 
