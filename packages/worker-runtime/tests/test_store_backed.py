@@ -35,6 +35,7 @@ from yoi_session_store.plugins import open_session_store  # noqa: E402
 from yoi_worker_runtime import (  # noqa: E402
     BuiltinProfile,
     CreateWorkerRequest,
+    InsufficientStorage,
     InvalidRequest,
     Runtime,
     RuntimeEvent,
@@ -515,28 +516,45 @@ def test_a_failed_commit_leaves_memory_and_store_in_agreement(store: str) -> Non
         assert not [d for d in reopened.diagnostics() if d.code.startswith("store.")]
 
 
-def test_a_change_that_cannot_be_undone_blocks_changes_until_a_reopen_repairs_it(
+def test_a_change_that_cannot_be_undone_blocks_changes_until_the_undo_succeeds(
     store: str,
 ) -> None:
     runtime, sessions = open_failing(store, "rt-broken")
     ref = runtime.create_worker(task("alpha")).worker_ref
     runtime.send_input(ref, user("kept"))
     before = snapshot(runtime)
-    pods = open_pod_store(store)
-    pod = pods.read("alpha")
-    assert pod is not None and pod.active is not None
-    transcript = SessionId(pod.active.session_id)
+    transcript, _ = transcript_location(store, "alpha")
+    events = events_session(store, "rt-broken")
+    sessions.failing |= {("append_if_count", events), ("truncate", transcript)}
+    with pytest.raises(InsufficientStorage):
+        runtime.send_input(ref, user("half-done"))  # in the transcript, never committed
+    sessions.failing.discard(("append_if_count", events))
+    for _ in range(2):  # every change retries the undo first, and is refused while it fails
+        with pytest.raises(InsufficientStorage, match=r"could not be undone.*retried"):
+            runtime.send_input(ref, user("refused"))
+    assert snapshot(runtime) == before
+    sessions.failing.clear()  # space is back: the next change finishes the undo, then runs
+    assert runtime.send_input(ref, user("next")).transcript_sequence == 2
+    after = snapshot(runtime)
+    runtime.close()
+    with open_persistent_runtime(store, runtime_id="rt-broken") as reopened:
+        assert snapshot(reopened) == after
+        assert not [d for d in reopened.diagnostics() if d.code.startswith("store.")]
+
+
+def test_a_change_left_half_undone_is_repaired_by_a_reopen(store: str) -> None:
+    runtime, sessions = open_failing(store, "rt-broken")
+    ref = runtime.create_worker(task("alpha")).worker_ref
+    runtime.send_input(ref, user("kept"))
+    before = snapshot(runtime)
+    transcript, _ = transcript_location(store, "alpha")
     sessions.failing |= {
         ("append_if_count", events_session(store, "rt-broken")),
         ("truncate", transcript),
     }
     with pytest.raises(StoreIo):
-        runtime.send_input(ref, user("half-done"))  # in the transcript, never committed
-    sessions.failing.clear()
-    with pytest.raises(StoreIo, match=r"could not be undone.*reopen the runtime"):
-        runtime.send_input(ref, user("refused"))
-    assert snapshot(runtime) == before
-    runtime.close()
+        runtime.send_input(ref, user("half-done"))
+    runtime.close()  # closed before the undo could finish
     with open_persistent_runtime(store, runtime_id="rt-broken") as reopened:
         assert snapshot(reopened) == before
         assert reopened.diagnostics()[0].code == "store.rolled_back"

@@ -39,7 +39,6 @@ from yoi_worker_runtime.errors import (
     RuntimeClosed,
     RuntimeStopped,
     StoreCorrupt,
-    StoreIo,
     TurnNotFound,
     WorkerBusy,
     WorkerConflict,
@@ -48,6 +47,7 @@ from yoi_worker_runtime.errors import (
     WorkerRuntimeError,
     WrongRuntime,
     WrongRuntimeCursor,
+    store_io_error,
 )
 from yoi_worker_runtime.history import build_history
 from yoi_worker_runtime.ids import (
@@ -253,13 +253,14 @@ def _add_usage(total: TokenUsage, more: TokenUsage) -> TokenUsage:
 
 
 def _store_call(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-    """Call persistence; typed errors pass through, OSError becomes StoreIo (no paths)."""
+    """Call persistence; typed errors pass through, OSError becomes StoreIo (no paths), or
+    InsufficientStorage when the store is out of space."""
     try:
         return function(*args, **kwargs)
     except WorkerRuntimeError:
         raise
     except OSError as exc:
-        raise StoreIo(exc.strerror or type(exc).__name__) from exc
+        raise store_io_error(exc) from exc
 
 
 def _check_limit(limit: int | None, maximum: int) -> int:

@@ -9,11 +9,12 @@ undone if the commit fails:
 2. the Pod record (a new Pod's claim; a status change),
 3. the commit entry.
 
-If a later step fails, the earlier ones are undone (the transcript is truncated back to its
-committed length, the Pod record put back), and the Runtime, which changes memory only after
-the call returns, stays as it was. If an undo fails too, every further change is refused
-(StoreIo) until the Runtime is reopened, since only a reopen (:mod:`.recovery`) can put disk and
-memory back in agreement.
+If a step fails, what it and the earlier ones wrote is undone (the transcript is truncated back
+to its committed length, the Pod record put back, a new session deleted, also when its creation
+failed halfway), and the Runtime, which changes memory only after the call returns, stays as it
+was. If an undo fails too (a full disk fails the rewrite a truncation needs), every further
+change first retries the undo steps left, and is refused (StoreIo, InsufficientStorage when out
+of space) until they succeed or a reopen (:mod:`.recovery`) repairs the store.
 
 After the commit, only hints are written, best effort: the Pod's ``last_activity_at`` (at most
 every :data:`ACTIVITY_INTERVAL` seconds per Worker while input flows, and on close).
@@ -35,6 +36,7 @@ from yoi_session_store.ids import SegmentId, SessionId, new_segment_id, new_sess
 from yoi_session_store.model import Entry
 
 from yoi_worker_runtime.errors import (
+    InsufficientStorage,
     StoreCorrupt,
     StoreIo,
     StoreMissing,
@@ -106,8 +108,9 @@ class StoreWrites:
         self.sessions = sessions
         self.lease = lease
         self.runtime_id = lease.runtime_id
-        #: Why changes are refused (an undo failed), or None.
-        self.broken: str | None = None
+        #: Why changes are refused (an undo failed), or None, and the undo steps left to retry.
+        self.broken: WorkerRuntimeError | None = None
+        self.unfinished_undo: list[Callable[[], None]] = []
         self.events_session: SessionId | None = None
         self.events_segment: SegmentId | None = None
         self.events_count = 0
@@ -125,10 +128,14 @@ class StoreWrites:
         start = mapping.segment_start(
             session, event.at, runtime_id=runtime.runtime_id, log="events"
         )
-        with store_errors(f"event log of runtime {runtime.runtime_id}"):
-            self.sessions.create_segment(
-                session, segment, [start, mapping.commit_entry([event], ())]
-            )
+        try:
+            with store_errors(f"event log of runtime {runtime.runtime_id}"):
+                self.sessions.create_segment(
+                    session, segment, [start, mapping.commit_entry([event], ())]
+                )
+        except BaseException:
+            self._forget_session(session)  # a creation that failed halfway left its directory
+            raise
         record = RuntimeRecord(
             runtime_id=runtime.runtime_id,
             display_name=runtime.display_name,
@@ -164,9 +171,10 @@ class StoreWrites:
             event_id=event.id,
         )
         with self._change() as undo:
+            # Undone also when the creation fails halfway (a full disk) and leaves its directory.
+            undo.steps.append(lambda: self._forget_session(session))
             with store_errors(f"transcript of worker {worker_id}"):
                 self.sessions.create_segment(session, segment, [start])
-            undo.steps.append(lambda: self._forget_session(session))
 
             def prepare(current: PodRecord | None) -> PodRecord:
                 if current is not None:
@@ -271,7 +279,7 @@ class StoreWrites:
 
     def check_usable(self) -> None:
         if self.broken is not None:
-            raise StoreIo(self.broken)
+            self._retry_undo()
         # A Runtime whose hosting lease lapsed (a TTL lease on a shared store) must not write as
         # the host of Pods another host may already be cleaning up.
         with store_errors(f"hosting lease of runtime {self.runtime_id}"):
@@ -314,16 +322,39 @@ class StoreWrites:
         try:
             yield undo
         except BaseException:
-            for step in reversed(undo.steps):
-                try:
-                    step()
-                except Exception as exc:
-                    translated = translate_error(exc, "undo")
-                    self.broken = (
-                        f"a failed change could not be undone ({translated or exc}); "
-                        "reopen the runtime to repair the store"
-                    )
+            self._undo(list(reversed(undo.steps)))
             raise
+
+    def _undo(self, steps: list[Callable[[], None]]) -> None:
+        """Run undo steps in order; the failed ones are kept for :meth:`_retry_undo`."""
+        left: list[Callable[[], None]] = []
+        for step in steps:
+            try:
+                step()
+            except Exception as exc:
+                left.append(step)
+                self.broken = self._broken_error(translate_error(exc, "undo") or exc)
+        self.unfinished_undo = left
+        if not left:
+            self.broken = None
+
+    @staticmethod
+    def _broken_error(cause: BaseException) -> WorkerRuntimeError:
+        reason = cause.detail if isinstance(cause, StoreIo) else str(cause)
+        detail = (
+            f"a failed change could not be undone ({reason}); the undo is retried with the "
+            "next change, and a reopen of the runtime repairs the store"
+        )
+        if isinstance(cause, InsufficientStorage):
+            return InsufficientStorage(detail)
+        return StoreIo(detail)
+
+    def _retry_undo(self) -> None:
+        """Retry the undo steps a failed change left (space may have been freed since); raise
+        while any still fails. Nothing was written since, so each step still applies."""
+        self._undo(self.unfinished_undo)
+        if self.broken is not None:
+            raise self.broken
 
     def _commit(self, events: Sequence[RuntimeEvent], workers: Sequence[dict[str, Any]]) -> None:
         """Append the change's commit entry: from here on the change is acknowledged."""
