@@ -44,6 +44,7 @@ from yoi_worker_runtime import (  # noqa: E402
     TaskIntent,
     WorkerConflict,
     WorkerInput,
+    WorkerRef,
     WorkerRuntimeError,
     open_persistent_runtime,
     to_json,
@@ -516,9 +517,10 @@ def test_a_failed_commit_leaves_memory_and_store_in_agreement(store: str) -> Non
         assert not [d for d in reopened.diagnostics() if d.code.startswith("store.")]
 
 
-def test_a_change_that_cannot_be_undone_blocks_changes_until_the_undo_succeeds(
-    store: str,
-) -> None:
+def half_undone(store: str) -> tuple[Runtime, FailingSessionStore, WorkerRef, Any]:
+    """A Runtime whose last change failed at its commit and whose undo (truncating the
+    transcript) failed too, and still fails: the Runtime, its failing store, the Worker and
+    what readers saw before the change."""
     runtime, sessions = open_failing(store, "rt-broken")
     ref = runtime.create_worker(task("alpha")).worker_ref
     runtime.send_input(ref, user("kept"))
@@ -529,6 +531,13 @@ def test_a_change_that_cannot_be_undone_blocks_changes_until_the_undo_succeeds(
     with pytest.raises(InsufficientStorage):
         runtime.send_input(ref, user("half-done"))  # in the transcript, never committed
     sessions.failing.discard(("append_if_count", events))
+    return runtime, sessions, ref, before
+
+
+def test_a_change_that_cannot_be_undone_blocks_changes_until_the_undo_succeeds(
+    store: str,
+) -> None:
+    runtime, sessions, ref, before = half_undone(store)
     for _ in range(2):  # every change retries the undo first, and is refused while it fails
         with pytest.raises(InsufficientStorage, match=r"could not be undone.*retried"):
             runtime.send_input(ref, user("refused"))
@@ -543,17 +552,7 @@ def test_a_change_that_cannot_be_undone_blocks_changes_until_the_undo_succeeds(
 
 
 def test_a_change_left_half_undone_is_repaired_by_a_reopen(store: str) -> None:
-    runtime, sessions = open_failing(store, "rt-broken")
-    ref = runtime.create_worker(task("alpha")).worker_ref
-    runtime.send_input(ref, user("kept"))
-    before = snapshot(runtime)
-    transcript, _ = transcript_location(store, "alpha")
-    sessions.failing |= {
-        ("append_if_count", events_session(store, "rt-broken")),
-        ("truncate", transcript),
-    }
-    with pytest.raises(StoreIo):
-        runtime.send_input(ref, user("half-done"))
+    runtime, _, ref, before = half_undone(store)
     runtime.close()  # closed before the undo could finish
     with open_persistent_runtime(store, runtime_id="rt-broken") as reopened:
         assert snapshot(reopened) == before
