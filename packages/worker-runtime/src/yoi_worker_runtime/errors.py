@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+from typing import TypeGuard
 
 # An absolute POSIX path, or a Windows drive path, inside a message.
 _ABSOLUTE_PATH = re.compile(r"(?<![\w.~-])(?:/[^\s'\"/:]+)+/?|\b[A-Za-z]:\\[^\s'\"]*")
@@ -238,7 +239,7 @@ class InsufficientStorage(StoreIo):
 _OUT_OF_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
-def out_of_space(exc: BaseException) -> bool:
+def out_of_space(exc: BaseException) -> TypeGuard[OSError]:
     """True for an OSError saying the disk is full or the quota used up (an ``fs`` store reports
     a short write as ENOSPC too)."""
     return isinstance(exc, OSError) and exc.errno in _OUT_OF_SPACE

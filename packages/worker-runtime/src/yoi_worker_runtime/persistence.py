@@ -8,7 +8,8 @@ and memory in agreement. Calls arrive one at a time (the Runtime serialises its 
 event-id order, never while readers are locked out.
 
 Failures: raise StoreIo, StoreMissing or StoreCorrupt (from ``yoi_worker_runtime.errors``) with
-store-relative descriptions, never absolute paths. A plain OSError is turned into StoreIo.
+store-relative descriptions, never absolute paths. A plain OSError is turned into StoreIo, or
+into InsufficientStorage (a StoreIo) when it says the store is out of space.
 ``claim_worker`` may also raise WorkerConflict.
 
 The core ships :class:`MemoryPersistence`, which keeps nothing; the ``fs-store`` feature provides

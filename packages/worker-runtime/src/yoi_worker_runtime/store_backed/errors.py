@@ -63,7 +63,7 @@ def _out_of_space_behind(exc: BaseException) -> OSError | None:
     seen: set[int] = set()
     cause: BaseException | None = exc
     while cause is not None and id(cause) not in seen:
-        if isinstance(cause, OSError) and out_of_space(cause):
+        if out_of_space(cause):
             return cause
         seen.add(id(cause))
         cause = cause.__cause__ or cause.__context__

@@ -278,12 +278,12 @@ class StoreWrites:
     # --- steps --------------------------------------------------------------------------------
 
     def check_usable(self) -> None:
-        if self.broken is not None:
-            self._retry_undo()
         # A Runtime whose hosting lease lapsed (a TTL lease on a shared store) must not write as
         # the host of Pods another host may already be cleaning up.
         with store_errors(f"hosting lease of runtime {self.runtime_id}"):
             self.lease.ensure_held()
+        if self.broken is not None:
+            self._retry_undo()
 
     def claim_pod(
         self,
