@@ -80,6 +80,31 @@ def test_listing_skips_invalid_names_and_empty_directories(store: FsPodStore) ->
     assert [item.name for item in store.list_pods()] == ["alpha"]
 
 
+def test_a_delete_removes_the_pod_directory_at_once_with_all_it_holds(store: FsPodStore) -> None:
+    store.write(PodRecord("alpha"))
+    pods = store.data_dir / "pods"
+    (pods / "alpha" / ".metadata.json.1.abcd.tmp").write_text("a killed writer's temp file")
+    (pods / "alpha" / "notes").mkdir()
+    (pods / "alpha" / "notes" / "left.txt").write_text("by hand")
+    assert store.delete_if_stopped("alpha").deleted
+    assert not (pods / "alpha").exists()
+    assert list((pods / ".deleted").iterdir()) == []
+
+
+def test_a_delete_killed_midway_leaves_a_tombstone_the_next_listing_removes(
+    store: FsPodStore,
+) -> None:
+    store.write(PodRecord("alpha"))
+    store.write(PodRecord("beta"))
+    pods = store.data_dir / "pods"
+    (pods / ".deleted").mkdir(mode=0o700)
+    # What a delete killed after its one rename leaves: no Pod directory, only a tombstone.
+    (pods / "alpha").rename(pods / ".deleted" / "alpha.4242.00c0ffee")
+    assert store.read("alpha") is None
+    assert [item.name for item in store.list_pods()] == ["beta"]
+    assert list((pods / ".deleted").iterdir()) == []
+
+
 def test_pod_dir_symlinked_outside_is_never_followed(store: FsPodStore, outside: Path) -> None:
     store.write(PodRecord("beta"))
     link = store.data_dir / "pods" / "alpha"

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import gc
+import json
+import os
+import shutil
+import subprocess
+import sys
 import threading
 import warnings
 from pathlib import Path
@@ -175,6 +180,42 @@ def test_only_canonical_uuid_directories_are_sessions(store: FsSessionStore) -> 
     assert [info.session_id for info in store.list_sessions()] == [session]
     assert store.list_segments(other) == []
     assert store.session_modified_at(other) is None
+
+
+def run_unprivileged(args: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run ``args`` where directory permissions hold. As root: without the capabilities that
+    bypass them (the interpreter lives where another uid may not reach it)."""
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv to drop CAP_DAC_OVERRIDE")
+        caps = "-dac_override,-dac_read_search"
+        args = [setpriv, f"--bounding-set={caps}", f"--inh-caps={caps}", *args]
+    return subprocess.run(args, capture_output=True, text=True, timeout=60, check=True)
+
+
+def test_an_unreadable_session_is_listed_with_its_error_and_the_others_still_are(
+    store: FsSessionStore,
+) -> None:
+    readable, _, _ = make(store)
+    locked, _, _ = make(store)
+    (store.sessions_dir / locked).chmod(0o000)
+    code = (
+        "import json, sys\n"
+        "from yoi_session_store.backends.fs import FsSessionStore\n"
+        "infos = FsSessionStore(sys.argv[1]).list_sessions()\n"
+        "print(json.dumps({i.session_id: [i.ok, i.error, i.segment_count] for i in infos}))\n"
+    )
+    try:
+        listed = json.loads(
+            run_unprivileged([sys.executable, "-c", code, str(store.data_dir)]).stdout
+        )
+    finally:
+        (store.sessions_dir / locked).chmod(0o700)
+    assert listed == {
+        readable: [True, None, 1],
+        locked: [False, "cannot be read (Permission denied)", 0],
+    }
 
 
 def test_delete_follows_no_symlink(store: FsSessionStore, tmp_path: Path) -> None:

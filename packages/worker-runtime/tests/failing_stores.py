@@ -1,7 +1,8 @@
 """A session store that forwards to a real one and fails chosen calls like a full disk would.
 
 As root, read-only directories do not make writes fail, so the failure is injected here, at the
-session-store contract, while every call that is not told to fail goes to the real store.
+session-store contract, while every call that is not told to fail goes to the real store. Where
+no real small disk can be mounted, ``full`` makes it stand in for one (see ``small_disk``).
 """
 
 from __future__ import annotations
@@ -22,9 +23,12 @@ class FailingSessionStore(SessionStore):
         self.failing: set[tuple[str, SessionId]] = set()
         #: Pairs whose next call raises EIO (a failed sync), once.
         self.failing_once: set[tuple[str, SessionId]] = set()
+        #: While True, every write raises ENOSPC; a segment creation does so after creating
+        #: the segment, as a write that reached the disk but not its end would leave it.
+        self.full = False
 
     def _check(self, method: str, session: SessionId) -> None:
-        if (method, session) in self.failing:
+        if self.full or (method, session) in self.failing:
             raise OSError(errno.ENOSPC, "No space left on device")
         if (method, session) in self.failing_once:
             self.failing_once.discard((method, session))
@@ -55,8 +59,10 @@ class FailingSessionStore(SessionStore):
     def create_segment(
         self, session: SessionId, segment: SegmentId, entries: Sequence[Entry]
     ) -> None:
-        self._check("create_segment", session)
+        if not self.full:
+            self._check("create_segment", session)
         self.inner.create_segment(session, segment, entries)
+        self._check("create_segment", session)
 
     def read(
         self, session: SessionId, segment: SegmentId, start: int = 0, limit: int | None = None

@@ -53,9 +53,16 @@ def test_both_persistences_satisfy_the_protocol() -> None:
 
 
 @pytest.mark.parametrize(
-    "failure", [OSError(28, "No space left on device", "/secret/path"), StoreIo("disk full")]
+    ("failure", "code"),
+    [
+        (OSError(28, "No space left on device", "/secret/path"), "insufficient_storage"),
+        (OSError(5, "Input/output error", "/secret/path"), "store_io"),
+        (StoreIo("disk full"), "store_io"),
+    ],
 )
-def test_a_failed_input_write_leaves_memory_and_store_unchanged(failure: Exception) -> None:
+def test_a_failed_input_write_leaves_memory_and_store_unchanged(
+    failure: Exception, code: str
+) -> None:
     store = RecordingPersistence()
     runtime = Runtime.open(runtime_id="rt", persistence=store)
     ref = runtime.create_worker(task("a")).worker_ref
@@ -65,7 +72,7 @@ def test_a_failed_input_write_leaves_memory_and_store_unchanged(failure: Excepti
     store.fail_next["prepare WorkerChange"] = failure
     with pytest.raises(StoreIo) as caught:
         runtime.send_input(ref, WorkerInput(kind="user", content="second"))
-    assert caught.value.code == "store_io"
+    assert caught.value.code == code
     assert "/secret" not in str(caught.value)
     assert snapshot(runtime) == before
     assert store.events == stored_events

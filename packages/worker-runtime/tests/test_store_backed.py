@@ -35,6 +35,7 @@ from yoi_session_store.plugins import open_session_store  # noqa: E402
 from yoi_worker_runtime import (  # noqa: E402
     BuiltinProfile,
     CreateWorkerRequest,
+    InsufficientStorage,
     InvalidRequest,
     Runtime,
     RuntimeEvent,
@@ -43,6 +44,7 @@ from yoi_worker_runtime import (  # noqa: E402
     TaskIntent,
     WorkerConflict,
     WorkerInput,
+    WorkerRef,
     WorkerRuntimeError,
     open_persistent_runtime,
     to_json,
@@ -323,6 +325,65 @@ def test_metadata_that_is_not_a_worker_is_never_silently_replaced(store: str) ->
     assert record is not None and record.hosting_runtime_id is None
 
 
+def transcript_location(store: str, worker_id: str) -> tuple[SessionId, SegmentId]:
+    pod = open_pod_store(store).read(worker_id)
+    assert pod is not None and pod.active is not None and pod.active.segment_id is not None
+    return SessionId(pod.active.session_id), SegmentId(pod.active.segment_id)
+
+
+def test_a_transcript_that_lost_acknowledged_entries_is_never_restored(
+    fs_store: str, tmp_path: Path
+) -> None:
+    """Sequence 5, once acknowledged, must never name other content: the Runtime refuses to
+    restore a transcript shorter than its event log counts (the log holds no text to refill it)."""
+    with open_persistent_runtime(fs_store, runtime_id="rt-a") as runtime:
+        ref = runtime.create_worker(task("alpha")).worker_ref
+        for number in range(1, 6):
+            assert runtime.send_input(ref, user(f"input {number}")).transcript_sequence == number
+    session, segment = transcript_location(fs_store, "alpha")
+    segment_file = tmp_path / "data" / "sessions" / session / f"{segment}.jsonl"
+    lines = segment_file.read_bytes().splitlines(keepends=True)
+    segment_file.write_bytes(b"".join(lines[:-1]))  # the last acknowledged input is gone
+
+    with open_persistent_runtime(fs_store, runtime_id="rt-a") as reopened:
+        assert reopened.list_workers() == []
+        (lost,) = [d for d in reopened.diagnostics() if d.code == "worker.transcript_lost"]
+        assert lost.severity == "error" and lost.worker_ref == ref
+        assert "counts 5 transcript entries, its session holds 4" in lost.message
+        assert "not restored" in lost.message and "yoi pod delete alpha" in lost.message
+        with pytest.raises(WorkerConflict, match=r"counts 5 transcript entries.*holds 4"):
+            reopened.create_worker(task("alpha"))
+        assert reopened.list_workers() == []
+    with open_persistent_runtime(fs_store, runtime_id="rt-b") as other:
+        with pytest.raises(
+            WorkerConflict, match=r"the event log of runtime rt-a counts 5 transcript entries"
+        ):
+            other.create_worker(task("alpha"))
+        assert other.list_workers() == []
+    assert segment_file.read_bytes() == b"".join(lines[:-1])  # refusing changed nothing
+
+
+def test_a_restore_judges_the_transcript_by_the_log_of_its_last_host(store: str) -> None:
+    """The entries of the last host (even its restore marker) may all be lost: the Pod still
+    names that host, whose log counts what it acknowledged."""
+    with open_persistent_runtime(store, runtime_id="rt-a") as first:
+        ref = first.create_worker(task("alpha")).worker_ref
+        first.send_input(ref, user("one"))
+        first.send_input(ref, user("two"))
+    session, segment = transcript_location(store, "alpha")
+    written_by_first = len(open_session_store(store).read_all(session, segment))
+    with open_persistent_runtime(store, runtime_id="rt-b") as second:
+        moved = second.create_worker(task("alpha")).worker_ref
+        assert second.send_input(moved, user("three")).transcript_sequence == 3
+    open_session_store(store).truncate(session, segment, written_by_first)
+    with open_persistent_runtime(store, runtime_id="rt-c") as third:
+        with pytest.raises(
+            WorkerConflict, match=r"the event log of runtime rt-b counts 3 transcript entries"
+        ):
+            third.create_worker(task("alpha"))
+        assert third.list_workers() == []
+
+
 # --- liveness ---------------------------------------------------------------------------------
 
 
@@ -456,28 +517,43 @@ def test_a_failed_commit_leaves_memory_and_store_in_agreement(store: str) -> Non
         assert not [d for d in reopened.diagnostics() if d.code.startswith("store.")]
 
 
-def test_a_change_that_cannot_be_undone_blocks_changes_until_a_reopen_repairs_it(
-    store: str,
-) -> None:
+def half_undone(store: str) -> tuple[Runtime, FailingSessionStore, WorkerRef, Any]:
+    """A Runtime whose last change failed at its commit and whose undo (truncating the
+    transcript) failed too, and still fails: the Runtime, its failing store, the Worker and
+    what readers saw before the change."""
     runtime, sessions = open_failing(store, "rt-broken")
     ref = runtime.create_worker(task("alpha")).worker_ref
     runtime.send_input(ref, user("kept"))
     before = snapshot(runtime)
-    pods = open_pod_store(store)
-    pod = pods.read("alpha")
-    assert pod is not None and pod.active is not None
-    transcript = SessionId(pod.active.session_id)
-    sessions.failing |= {
-        ("append_if_count", events_session(store, "rt-broken")),
-        ("truncate", transcript),
-    }
-    with pytest.raises(StoreIo):
+    transcript, _ = transcript_location(store, "alpha")
+    events = events_session(store, "rt-broken")
+    sessions.failing |= {("append_if_count", events), ("truncate", transcript)}
+    with pytest.raises(InsufficientStorage):
         runtime.send_input(ref, user("half-done"))  # in the transcript, never committed
-    sessions.failing.clear()
-    with pytest.raises(StoreIo, match=r"could not be undone.*reopen the runtime"):
-        runtime.send_input(ref, user("refused"))
+    sessions.failing.discard(("append_if_count", events))
+    return runtime, sessions, ref, before
+
+
+def test_a_change_that_cannot_be_undone_blocks_changes_until_the_undo_succeeds(
+    store: str,
+) -> None:
+    runtime, sessions, ref, before = half_undone(store)
+    for _ in range(2):  # every change retries the undo first, and is refused while it fails
+        with pytest.raises(InsufficientStorage, match=r"could not be undone.*retried"):
+            runtime.send_input(ref, user("refused"))
     assert snapshot(runtime) == before
+    sessions.failing.clear()  # space is back: the next change finishes the undo, then runs
+    assert runtime.send_input(ref, user("next")).transcript_sequence == 2
+    after = snapshot(runtime)
     runtime.close()
+    with open_persistent_runtime(store, runtime_id="rt-broken") as reopened:
+        assert snapshot(reopened) == after
+        assert not [d for d in reopened.diagnostics() if d.code.startswith("store.")]
+
+
+def test_a_change_left_half_undone_is_repaired_by_a_reopen(store: str) -> None:
+    runtime, _, ref, before = half_undone(store)
+    runtime.close()  # closed before the undo could finish
     with open_persistent_runtime(store, runtime_id="rt-broken") as reopened:
         assert snapshot(reopened) == before
         assert reopened.diagnostics()[0].code == "store.rolled_back"

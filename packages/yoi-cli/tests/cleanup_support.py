@@ -111,6 +111,20 @@ def undeletable(path: Path) -> Iterator[None]:
         subprocess.run([chattr, "-i", str(path)], check=True)
 
 
+def unprivileged(command: list[str]) -> list[str]:
+    """``command`` run where directory permissions hold. As root: without the capabilities that
+    bypass them (``setpriv``; another uid could not reach an interpreter under /root)."""
+    if os.geteuid() != 0:
+        return command
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        import pytest
+
+        pytest.skip("running as root without setpriv to drop CAP_DAC_OVERRIDE")
+    caps = "-dac_override,-dac_read_search"
+    return [setpriv, f"--bounding-set={caps}", f"--inh-caps={caps}", *command]
+
+
 class Hosts:
     """Host processes started by a test; all are killed at the end."""
 

@@ -450,3 +450,45 @@ def test_pod_claimed_during_a_prune_is_never_deleted(
     refused = [name for name, action in actions.items() if action == "refused"]
     assert all(name in claimed for name in refused)
     assert report["summary"]["deleted"] + len(refused) + report["summary"]["kept"] == len(names)
+
+
+def test_a_prune_killed_at_any_moment_leaves_only_pods_that_are_listed_and_pruned(
+    yoi: YoiRunner, yoi_env: dict[str, str], data: Path, run: Path
+) -> None:
+    """SIGKILL a forced prune right after its n-th deletion line, many times: every Pod
+    directory left behind holds a record (so `pod list` shows it and a prune removes it)."""
+    import signal
+    import subprocess
+
+    from conftest import YOI
+    from yoi_pod_store.backends.fs import FsPodStore
+
+    rounds = 30
+    for index in range(rounds * 4):
+        write_pod(data, run, f"k{index:04d}", age_seconds=OLD)
+    pods = data / "pods"
+    store = FsPodStore(data, run)
+    for round_ in range(rounds):
+        prune = subprocess.Popen(
+            [YOI, "pod", "prune", "--older-than", "1d", "--force"],
+            env=yoi_env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert prune.stdout is not None
+        deletions = 0
+        for line in prune.stdout:
+            deletions += line.startswith("deleted: ")
+            if deletions > round_ % 3:  # killed during the next delete, or just after it
+                break
+        prune.send_signal(signal.SIGKILL)
+        prune.communicate(timeout=60)
+        assert deletions, "the prune deleted nothing before it was killed"
+        directories = sorted(entry.name for entry in pods.iterdir() if entry.name[0] != ".")
+        listed = [listing.name for listing in store.list_pods()]  # what `yoi pod list` shows
+        assert listed == directories, f"round {round_}: a Pod directory no command lists"
+    finished = yoi("pod", "prune", "--older-than", "1d", "--force")
+    assert finished.exit_code == 0
+    assert yoi("pod", "list", "--json").json() == {"pods": []}
+    assert [entry.name for entry in pods.iterdir() if entry.name != ".locks"] in ([], [".deleted"])
+    assert not any((pods / ".deleted").glob("*"))

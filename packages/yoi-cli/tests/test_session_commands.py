@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -11,10 +12,11 @@ from cleanup_support import (
     make_session,
     session_dir,
     undeletable,
+    unprivileged,
     write_pod,
     write_runtime_record,
 )
-from conftest import YoiRunner
+from conftest import YOI, YoiResult, YoiRunner
 
 DAY = 86400
 OLD = 40 * DAY
@@ -223,6 +225,57 @@ def test_symlinked_session_pointing_outside_is_never_touched(
     assert link.is_symlink()
     assert victim.read_text() == "precious\n"
     assert str(link.name) not in yoi("session", "list").stdout
+
+
+def test_an_unreadable_session_is_reported_per_item_and_never_pruned(
+    yoi_env: dict[str, str], data: Path, run: Path
+) -> None:
+    referenced, _ = make_session(data, age_seconds=OLD)
+    orphan, _ = make_session(data, age_seconds=OLD)
+    locked, _ = make_session(data, age_seconds=OLD)
+    write_pod(data, run, "alpha", session=referenced)
+    session_dir(data, locked).chmod(0o000)
+
+    def yoi_unprivileged(*args: str) -> YoiResult:
+        done = subprocess.run(
+            unprivileged([YOI, *args]),
+            env=yoi_env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        return YoiResult(done.returncode, done.stdout, done.stderr)
+
+    try:
+        listed = yoi_unprivileged("session", "list", "--json")
+        text = yoi_unprivileged("session", "list")
+        stats = yoi_unprivileged("session", "stats", "--json")
+        pruned = yoi_unprivileged("session", "prune", "--unreferenced", "--force")
+    finally:
+        session_dir(data, locked).chmod(0o700)
+    assert listed.exit_code == 0, listed.stderr
+    rows = {row["session_id"]: row for row in listed.json()["sessions"]}
+    assert set(rows) == {referenced, orphan, locked}
+    assert rows[locked]["error"] == "cannot be read (Permission denied)"
+    assert rows[locked]["size_bytes"] is None and rows[locked]["segments"] is None
+    assert rows[orphan]["error"] is None and rows[orphan]["segments"] == 1
+    assert "warning: 1 session(s) cannot be read" in listed.stderr
+    assert f"{locked} (cannot be read (Permission denied))" in listed.stderr
+    [line] = [line for line in text.stdout.splitlines() if line.startswith(locked)]
+    assert line.split()[2:4] == ["unreadable", "-"]
+    assert text.stdout.splitlines()[-1].endswith("(unreadable: 1)")
+    assert stats.exit_code == 0, stats.stderr
+    assert stats.json()["sessions"] == 3
+    assert stats.json()["unreadable_sessions"] == [locked]
+    assert pruned.exit_code == 1
+    assert f"deleted: {orphan} (unreferenced session)" in pruned.stdout
+    assert (
+        f"refused: {locked} (session cannot be read (Permission denied); what cannot be read "
+        "is never deleted: make it readable, then prune again)"
+    ) in pruned.stdout
+    assert f"kept: {referenced} (referenced by pod metadata (pod alpha))" in pruned.stdout
+    assert session_dir(data, locked).exists() and not session_dir(data, orphan).exists()
 
 
 def test_session_written_during_grace_is_judged_by_its_new_age(yoi: YoiRunner, data: Path) -> None:

@@ -30,6 +30,14 @@ class SessionInfo:
     #: Bytes stored for the session (segments and traces).
     size_bytes: int
     segment_count: int
+    #: Why the session cannot be read (e.g. ``cannot be read (Permission denied)``), or None.
+    #: Such a session is listed with the last activity the store can tell and 0 bytes and
+    #: segments, which are then unknown: a caller must not judge or delete what it cannot read.
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
 
 
 @attrs.frozen
@@ -140,7 +148,11 @@ class SessionStore(abc.ABC):
 
     @abc.abstractmethod
     def list_sessions(self) -> list[SessionInfo]:
-        """Every session, most recent activity first (ties: newest id first)."""
+        """Every session, most recent activity first (ties: newest id first).
+
+        A session the store cannot read (an ``fs`` directory of another user) is listed with
+        ``error`` set, never left out and never the end of the whole listing.
+        """
 
     @abc.abstractmethod
     def list_segments(self, session: SessionId) -> list[SegmentInfo]:

@@ -14,6 +14,7 @@ from yoi_worker_runtime.codec import check_model, from_json, to_json
 from yoi_worker_runtime.errors import (
     ERROR_CODES,
     FeatureNotInstalled,
+    InsufficientStorage,
     InvalidRequest,
     InvalidWorkerId,
     LimitTooLarge,
@@ -112,6 +113,7 @@ __all__ = [
     "EventBatch",
     "EventCursor",
     "FeatureNotInstalled",
+    "InsufficientStorage",
     "InvalidRequest",
     "InvalidWorkerId",
     "LifecycleRequest",

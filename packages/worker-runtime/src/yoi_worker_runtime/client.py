@@ -95,6 +95,7 @@ _CORE_ERRORS: dict[str, type[WorkerRuntimeError]] = {
         errors.ToolNotAllowed,
         errors.TurnNotFound,
         errors.StoreIo,
+        errors.InsufficientStorage,
         errors.StoreMissing,
         errors.StoreCorrupt,
     )

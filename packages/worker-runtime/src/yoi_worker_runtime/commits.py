@@ -31,7 +31,7 @@ from typing import ParamSpec, Protocol, TypeVar
 
 import attrs
 
-from yoi_worker_runtime.errors import StoreIo, WorkerRuntimeError
+from yoi_worker_runtime.errors import StoreIo, WorkerRuntimeError, store_io_error
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -54,13 +54,14 @@ class Committing(Protocol):
 
 
 def store_call(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-    """Call persistence; typed errors pass through, OSError becomes StoreIo (no paths)."""
+    """Call persistence; typed errors pass through, OSError becomes StoreIo (no paths), or
+    InsufficientStorage when the store is out of space."""
     try:
         return function(*args, **kwargs)
     except WorkerRuntimeError:
         raise
     except OSError as exc:
-        raise StoreIo(exc.strerror or type(exc).__name__) from exc
+        raise store_io_error(exc) from exc
 
 
 class SharedExclusive:

@@ -7,7 +7,10 @@ descriptions into StoreIo / StoreMissing / StoreCorrupt.
 
 from __future__ import annotations
 
+import errno
+import os
 import re
+from typing import TypeGuard
 
 # An absolute POSIX path, or a Windows drive path, inside a message.
 _ABSOLUTE_PATH = re.compile(r"(?<![\w.~-])(?:/[^\s'\"/:]+)+/?|\b[A-Za-z]:\\[^\s'\"]*")
@@ -218,6 +221,39 @@ class StoreIo(WorkerRuntimeError):
         self.detail = detail
 
 
+class InsufficientStorage(StoreIo):
+    """The store is out of space or over quota: the change was not made, and the same request
+    succeeds once space is freed (reads keep working meanwhile)."""
+
+    code = "insufficient_storage"
+
+    def __init__(self, detail: str) -> None:
+        WorkerRuntimeError.__init__(
+            self,
+            f"insufficient storage: {detail}; the change was not made, retry once space is freed",
+        )
+        self.detail = detail
+
+
+#: What an OSError from a store means when the disk is full or the quota used up.
+_OUT_OF_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def out_of_space(exc: BaseException) -> TypeGuard[OSError]:
+    """True for an OSError saying the disk is full or the quota used up (an ``fs`` store reports
+    a short write as ENOSPC too)."""
+    return isinstance(exc, OSError) and exc.errno in _OUT_OF_SPACE
+
+
+def store_io_error(exc: OSError, what: str = "") -> StoreIo:
+    """The Runtime error of an OSError from a store, naming ``what`` failed and the cause, never
+    a path: InsufficientStorage when out of space, else StoreIo."""
+    prefix = f"{what}: " if what else ""
+    if exc.errno is not None and out_of_space(exc):
+        return InsufficientStorage(prefix + os.strerror(exc.errno))
+    return StoreIo(prefix + (exc.strerror or type(exc).__name__))
+
+
 class StoreMissing(WorkerRuntimeError):
     code = "store_missing"
 
@@ -274,6 +310,7 @@ ERROR_CODES: tuple[str, ...] = tuple(
         ToolNotAllowed,
         TurnNotFound,
         StoreIo,
+        InsufficientStorage,
         StoreMissing,
         StoreCorrupt,
         FeatureNotInstalled,

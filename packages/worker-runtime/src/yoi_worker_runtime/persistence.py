@@ -17,7 +17,8 @@ So a store that raises leaves the Runtime exactly as it was: a failed commit fai
 of its batch and every change after it, and the event ids they held are used again.
 
 Failures: raise StoreIo, StoreMissing or StoreCorrupt (from ``yoi_worker_runtime.errors``) with
-store-relative descriptions, never absolute paths. A plain OSError is turned into StoreIo.
+store-relative descriptions, never absolute paths. A plain OSError is turned into StoreIo, or
+into InsufficientStorage (a StoreIo) when it says the store is out of space.
 ``claim_worker`` may also raise WorkerConflict.
 
 The core ships :class:`MemoryPersistence`, which keeps nothing; the ``fs-store`` feature provides

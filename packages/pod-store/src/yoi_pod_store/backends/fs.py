@@ -4,6 +4,7 @@ Layout (every directory 0700, every file 0600)::
 
     <data>/pods/<name>/metadata.json       the Pod record
     <data>/pods/.locks/<name>.lock         per-name lock file (flock), never deleted
+    <data>/pods/.deleted/                  tombstones of deletes in progress (see below)
     <data>/runtimes/<runtime_id>/runtime.json
     <runtime_dir>/runtimes/<runtime_id>/lock   flock held LOCK_EX by the hosting process
     <runtime_dir>/runtimes/<runtime_id>/sock   Unix socket the hosting process listens on
@@ -11,6 +12,10 @@ Layout (every directory 0700, every file 0600)::
 Every path below the data dir and the runtime dir is walked with directory file descriptors and
 ``O_NOFOLLOW``, so a symlink planted inside the store is never followed (it is reported, and a
 delete removes the link itself, never its target).
+
+A delete renames the record's directory into ``.deleted/`` (one atomic step: before it the record
+is whole, after it the name is free), then removes that tombstone. A delete killed in between
+leaves only a tombstone, which the next listing removes; never a directory without its record.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import errno
 import fcntl
 import os
 import secrets
+import shutil
 import socket
 import stat
 import threading
@@ -73,6 +79,8 @@ LOCKS_DIR = ".locks"
 METADATA_FILE = "metadata.json"
 RUNTIMES_DIR = "runtimes"
 RUNTIME_FILE = "runtime.json"
+#: Where a delete moves a record's directory before removing it (not a valid name: never listed).
+TOMBSTONES_DIR = ".deleted"
 LEASE_LOCK_FILE = "lock"
 LEASE_SOCKET_FILE = "sock"
 
@@ -185,8 +193,41 @@ def _atomic_write(dir_fd: int, filename: str, data: bytes) -> None:
     _fsync_dir(dir_fd)
 
 
-def _is_temp_of(entry: str, filename: str) -> bool:
-    return entry.startswith(f".{filename}.") and entry.endswith(".tmp")
+def _bytes_in(name: str, parent_fd: int) -> int:
+    """Bytes of the regular files directly in directory ``name``."""
+    total = 0
+    dir_fd = os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
+    try:
+        with os.scandir(dir_fd) as entries:
+            for entry in entries:
+                with contextlib.suppress(FileNotFoundError):
+                    st = entry.stat(follow_symlinks=False)
+                    total += st.st_size if stat.S_ISREG(st.st_mode) else 0
+    finally:
+        os.close(dir_fd)
+    return total
+
+
+def _remove_tombstone(tombstones_fd: int, name: str) -> None:
+    """Remove a tombstone (fd-relative, following no symlink); another remover may be first."""
+    with contextlib.suppress(FileNotFoundError):
+        shutil.rmtree(name, dir_fd=tombstones_fd)
+    _fsync_dir(tombstones_fd)
+
+
+def _remove_tombstones(parent_fd: int) -> None:
+    """Best effort: remove what deletes killed midway left in ``.deleted/`` (nobody else writes
+    there, so no lock is needed)."""
+    try:
+        tombstones_fd = os.open(TOMBSTONES_DIR, _DIR_FLAGS, dir_fd=parent_fd)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError), os.scandir(tombstones_fd) as entries:
+            for entry in entries:  # a store this process may not write stays as it is
+                _remove_tombstone(tombstones_fd, entry.name)
+    finally:
+        os.close(tombstones_fd)
 
 
 def _mtime(st: os.stat_result) -> datetime:
@@ -256,6 +297,7 @@ class _RecordFiles(Generic[_Record]):
         return record, st
 
     def write(self, parent_fd: int, key: str, data: bytes) -> None:
+        first = self.stat(parent_fd, key) is None  # no record yet
         try:
             dir_fd = _open_dir(key, parent_fd, create=True)
         except OSError as exc:
@@ -266,6 +308,11 @@ class _RecordFiles(Generic[_Record]):
             raise
         try:
             _atomic_write(dir_fd, self.filename, data)
+        except BaseException:
+            if first:  # a failed first write (a full disk) leaves no empty directory behind
+                with contextlib.suppress(OSError):
+                    os.rmdir(key, dir_fd=parent_fd)
+            raise
         finally:
             os.close(dir_fd)
 
@@ -282,7 +329,7 @@ class _RecordFiles(Generic[_Record]):
             return None
 
     def delete(self, parent_fd: int, key: str) -> int:
-        """Remove the record and its leftover temp files; return the bytes freed."""
+        """Remove the record's directory with all it holds; return the bytes freed."""
         try:
             st = os.stat(key, dir_fd=parent_fd, follow_symlinks=False)
         except FileNotFoundError:
@@ -292,25 +339,15 @@ class _RecordFiles(Generic[_Record]):
             os.unlink(key, dir_fd=parent_fd)
             _fsync_dir(parent_fd)
             return st.st_size if stat.S_ISREG(st.st_mode) else 0
-        freed = 0
-        dir_fd = os.open(key, _DIR_FLAGS, dir_fd=parent_fd)
+        freed = _bytes_in(key, parent_fd)
+        tombstones_fd = _open_dir(TOMBSTONES_DIR, parent_fd, create=True)
         try:
-            with os.scandir(dir_fd) as entries:
-                for entry in entries:
-                    if entry.name != self.filename and not _is_temp_of(entry.name, self.filename):
-                        continue
-                    entry_stat = entry.stat(follow_symlinks=False)
-                    if stat.S_ISDIR(entry_stat.st_mode):
-                        continue
-                    os.unlink(entry.name, dir_fd=dir_fd)
-                    if stat.S_ISREG(entry_stat.st_mode):
-                        freed += entry_stat.st_size
-            _fsync_dir(dir_fd)
+            tombstone = f"{key}.{os.getpid()}.{secrets.token_hex(4)}"
+            os.rename(key, tombstone, src_dir_fd=parent_fd, dst_dir_fd=tombstones_fd)
+            _fsync_dir(parent_fd)  # the record is gone as a whole, durably
+            _remove_tombstone(tombstones_fd, tombstone)
         finally:
-            os.close(dir_fd)
-        with contextlib.suppress(OSError):  # not empty: someone else's files stay
-            os.rmdir(key, dir_fd=parent_fd)
-        _fsync_dir(parent_fd)
+            os.close(tombstones_fd)
         return freed
 
     def keys(self, parent_fd: int) -> list[tuple[str, bool]]:
@@ -440,6 +477,7 @@ class FsPodStore(PodStore):
     def list_pods(self) -> builtins.list[PodListing]:
         try:
             with _walk(self.data_dir, (PODS_DIR,), create=False) as pods_fd:
+                _remove_tombstones(pods_fd)
                 return [
                     listing
                     for key, is_dir in _POD_FILES.keys(pods_fd)
@@ -484,6 +522,7 @@ class FsPodStore(PodStore):
         listings = []
         try:
             with _walk(self.data_dir, (RUNTIMES_DIR,), create=False) as runtimes_fd:
+                _remove_tombstones(runtimes_fd)
                 for key, _ in _RUNTIME_FILES.keys(runtimes_fd):
                     try:
                         record, _ = _RUNTIME_FILES.read(runtimes_fd, key)

@@ -585,7 +585,12 @@ class FsSessionStore(SessionStore):
                     newest = entry.stat(follow_symlinks=False).st_mtime_ns
                 except FileNotFoundError:
                     continue
-                summary = _scan_session(entry.path, newest)
+                try:
+                    summary = _scan_session(entry.path, newest)
+                except OSError as exc:  # one unreadable session never hides the others
+                    error = f"cannot be read ({exc.strerror or type(exc).__name__})"
+                    infos.append(SessionInfo(SessionId(name), newest // 1_000_000, 0, 0, error))
+                    continue
                 if summary is not None:
                     newest, size, segments = summary
                     infos.append(SessionInfo(SessionId(name), newest // 1_000_000, size, segments))
@@ -693,6 +698,8 @@ class FsSessionStore(SessionStore):
         self._check_open()
         found = 0
         for info in self.list_sessions():
+            if not info.ok:
+                continue
             for segment in self.list_segments(info.session_id):
                 if self._read_index(segment.segment_id) != info.session_id:
                     self._claim_index(info.session_id, segment.segment_id)

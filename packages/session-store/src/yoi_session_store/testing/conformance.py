@@ -263,6 +263,7 @@ class SessionStoreConformance:
         newer, _ = _new(store)
         listed = store.list_sessions()
         assert [info.session_id for info in listed] == [newer, older]
+        assert all(info.ok and info.error is None for info in listed)
         size_before = listed[1].size_bytes
         assert size_before > 0
         assert listed[1].segment_count == 1

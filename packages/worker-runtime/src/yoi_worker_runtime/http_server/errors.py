@@ -37,6 +37,7 @@ STATUS_OF_CODE: dict[str, int] = {
     "invalid_request": 400,
     "invalid_worker_id": 400,
     "store_io": 500,
+    "insufficient_storage": 507,
     "store_missing": 500,
     "store_corrupt": 500,
     "feature_not_installed": 500,

@@ -1,7 +1,8 @@
 """Translating store errors into Runtime errors.
 
 Store libraries raise their own types (and an ``fs`` backend may put a path in a message); the
-Runtime promises StoreIo / StoreMissing / StoreCorrupt with store-relative details only.
+Runtime promises StoreIo / StoreMissing / StoreCorrupt with store-relative details only, and
+InsufficientStorage (a StoreIo) when the store is out of space, whichever store error carries it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from yoi_worker_runtime.errors import (
     WorkerConflict,
     WorkerRuntimeError,
     hide_absolute_paths,
+    out_of_space,
+    store_io_error,
 )
 
 
@@ -35,6 +38,9 @@ def translate_error(exc: BaseException, what: str) -> WorkerRuntimeError | None:
     """The Runtime error for a store failure while working on ``what`` (None: not a store one)."""
     if isinstance(exc, WorkerRuntimeError):
         return exc
+    no_space = _out_of_space_behind(exc)
+    if no_space is not None:
+        return store_io_error(no_space, what)
     if isinstance(exc, PodHostedElsewhere):
         return WorkerConflict(exc.name, f"is hosted by runtime {exc.runtime_id} ({exc.reason})")
     if isinstance(exc, CorruptRecord | UnsafeStoreLayout):
@@ -48,7 +54,19 @@ def translate_error(exc: BaseException, what: str) -> WorkerRuntimeError | None:
     if isinstance(exc, PodStoreError | SessionStoreError):
         return StoreIo(f"{what}: {hide_absolute_paths(str(exc))}")
     if isinstance(exc, OSError):
-        return StoreIo(f"{what}: {exc.strerror or type(exc).__name__}")
+        return store_io_error(exc, what)
+    return None
+
+
+def _out_of_space_behind(exc: BaseException) -> OSError | None:
+    """The out-of-space OSError behind ``exc`` (itself, or one a store error wraps), if any."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if out_of_space(cause):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
     return None
 
 

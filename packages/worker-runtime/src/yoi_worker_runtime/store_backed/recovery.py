@@ -7,6 +7,12 @@ under an event id its log does not hold are cut off (a ``store.rolled_back`` dia
 Pod status the log disagrees with is rewritten from the log. A restore by name judges a former
 host's transcript entries against that host's own log the same way.
 
+A transcript that holds fewer entries than a log counts lost acknowledged entries (a file cut
+short, a bad restore from backup). The log holds no transcript text, so they cannot be put back;
+restoring the rest would give their sequence numbers to other content. Such a Worker is never
+restored, neither on reopen (``worker.transcript_lost``) nor by name (WorkerConflict), until the
+session is put back or the Pod deleted.
+
 What cannot be trusted is reported, never fatal to the whole Runtime: a torn last line
 (``store.torn_tail``, cut off by the next append), a segment the Runtime did not write
 (``store.stray_segment``), a log entry that is not a commit (``store.unknown_entry``), and a
@@ -17,14 +23,16 @@ Worker whose Pod was deleted, moved to another Runtime or cannot be read (left o
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import attrs
 from yoi_pod_store.contract import PodStore
 from yoi_pod_store.errors import CorruptPodRecord
-from yoi_pod_store.model import RuntimeRecord
+from yoi_pod_store.model import PodRecord, RuntimeRecord
 from yoi_pod_store.model import WorkerStatus as PodWorkerStatus
 from yoi_session_store.contract import SessionStore
 from yoi_session_store.errors import TornTailWarning
@@ -60,6 +68,19 @@ _STATUS_OF_POD: dict[PodWorkerStatus | None, WorkerStatus] = {
 _TORN = re.compile(r"\((\d+) bytes at byte offset (\d+)\)")
 
 
+@attrs.frozen
+class _HostLog:
+    """What a Runtime's event log says: its last event id and the latest JSON of each Worker."""
+
+    last_event_id: int
+    workers: dict[str, dict[str, Any]]
+
+    def transcript_len(self, worker_id: str) -> int:
+        """How many transcript entries of ``worker_id`` the log acknowledged (0: none)."""
+        counted = self.workers.get(worker_id, {}).get("transcript_len")
+        return counted if type(counted) is int else 0
+
+
 class StoreRecovery:
     """Loads a Runtime (and restores Workers by name) from the stores, repairing through
     ``writes``, whose bookkeeping it fills in for the changes that follow."""
@@ -69,6 +90,9 @@ class StoreRecovery:
         self._sessions = sessions
         self._writes = writes
         self._runtime_id = writes.runtime_id
+        #: The Workers of this Runtime's own log as loaded: a Worker it no longer hosts is
+        #: never written to its log again while it is open.
+        self._own_workers: dict[str, dict[str, Any]] = {}
 
     # --- reopen -------------------------------------------------------------------------------
 
@@ -105,6 +129,7 @@ class StoreRecovery:
         writes.events_session, writes.events_segment = session, segment
         writes.events_count = len(entries)
         writes.last_event_id = events[-1].id
+        self._own_workers = replayed.workers
         stopped = [event for event in events if event.kind == "runtime_stopped"]
         runtime = RuntimeState(
             runtime_id=runtime_id,
@@ -186,6 +211,14 @@ class StoreRecovery:
             return None
         diagnostics += self._stray_segments(session, segment, label, worker_id)
         transcript = mapping.transcript_of(ref, entries)
+        if len(transcript) < worker.transcript_len:
+            skip(
+                "error",
+                "worker.transcript_lost",
+                f"worker {worker_id}: "
+                + _lost_entries(worker_id, runtime_id, worker.transcript_len, len(transcript)),
+            )
+            return None
         if len(transcript) != worker.transcript_len:
             skip(
                 "error",
@@ -255,8 +288,10 @@ class StoreRecovery:
         session, segment = mapping.ids(current.active)
         label = f"transcript of worker {worker_id} (session {session})"
         entries, _ = self._read(session, segment, label)
-        keep = self._restorable_length(entries)
+        logs = functools.cache(self._host_log)  # each host's log read at most once
+        keep = self._restorable_length(entries, logs)
         transcript = mapping.transcript_of(ref, entries[:keep])
+        self._check_acknowledged(worker_id, current, entries, len(transcript), logs)
         at = mapping.format_time(current.last_activity_at) if current.last_activity_at else None
         worker = WorkerRecord(
             ref=ref,
@@ -270,23 +305,46 @@ class StoreRecovery:
         self._writes.claims[worker_id] = Claim(current, session, segment, keep, len(entries))
         return RestoredWorker(worker=worker, transcript=tuple(transcript))
 
-    def _restorable_length(self, entries: Sequence[Entry]) -> int:
+    def _restorable_length(
+        self, entries: Sequence[Entry], logs: Callable[[str], _HostLog | None]
+    ) -> int:
         """Like :meth:`_committed_length`, judging each entry by the log of the Runtime that
         wrote it (the transcript may come from a former host that crashed mid-change)."""
-        committed: dict[str, int | None] = {self._runtime_id: self._writes.last_event_id}
         for position in range(1, len(entries)):
             marker = mapping.marker_of(entries[position])
             if marker is None:
                 continue
-            if marker.runtime_id not in committed:
-                committed[marker.runtime_id] = self._last_event_of(marker.runtime_id)
-            last = committed[marker.runtime_id]
-            if last is not None and marker.event_id > last:
+            log = logs(marker.runtime_id)
+            if log is not None and marker.event_id > log.last_event_id:
                 return position
         return len(entries)
 
-    def _last_event_of(self, runtime_id: str) -> int | None:
-        """The last committed event id of another Runtime's log (None: cannot tell)."""
+    def _check_acknowledged(
+        self,
+        worker_id: str,
+        current: PodRecord,
+        entries: Sequence[Entry],
+        held: int,
+        logs: Callable[[str], _HostLog | None],
+    ) -> None:
+        """Refuse a transcript holding fewer entries than a Runtime that wrote it (or the Pod's
+        last host, whose own entries may all be gone) acknowledged in its log."""
+        hosts = {current.hosting_runtime_id} | {
+            marker.runtime_id for entry in entries if (marker := mapping.marker_of(entry))
+        }
+        for runtime_id in sorted(host for host in hosts if host is not None):
+            log = logs(runtime_id)
+            counted = log.transcript_len(worker_id) if log is not None else 0
+            if held < counted:
+                raise WorkerConflict(
+                    worker_id,
+                    "cannot be restored: " + _lost_entries(worker_id, runtime_id, counted, held),
+                )
+
+    def _host_log(self, runtime_id: str) -> _HostLog | None:
+        """What the event log of ``runtime_id`` says (None: cannot tell)."""
+        if runtime_id == self._runtime_id:
+            return _HostLog(self._writes.last_event_id, self._own_workers)
         try:
             record = self._pods.read_runtime(runtime_id)
             if record is None:
@@ -295,10 +353,12 @@ class StoreRecovery:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", TornTailWarning)
                 entries = self._sessions.read_all(session, segment)
-            events = mapping.replay(entries, "event log").events
+            replayed = mapping.replay(entries, "event log")
         except Exception:
             return None
-        return events[-1].id if events else None
+        if not replayed.events:
+            return None
+        return _HostLog(replayed.events[-1].id, replayed.workers)
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -345,6 +405,17 @@ class StoreRecovery:
             for info in segments
             if info.segment_id != segment
         ]
+
+
+def _lost_entries(worker_id: str, runtime_id: str, counted: int, held: int) -> str:
+    """Why a transcript that lost acknowledged entries is not restored, and what to do."""
+    return (
+        f"the event log of runtime {runtime_id} counts {counted} transcript entries, its "
+        f"session holds {held}: acknowledged entries were lost from the store, and the log "
+        f"holds no transcript text to restore them from. It is not restored, since sequence "
+        f"numbers {held + 1} to {counted} would then name other content: put the session back "
+        f"from a backup, or delete the Pod (yoi pod delete {worker_id}) to start afresh"
+    )
 
 
 def events_location(record: RuntimeRecord) -> tuple[SessionId, SegmentId]:

@@ -17,8 +17,9 @@ Prepares of different Workers run at the same time (in their callers' threads), 
 own transcript, so their syncs overlap; the event log's sync is shared. If a step fails, the
 earlier ones are undone (the transcript is truncated back to its committed length, the Pod
 record put back), and the Runtime, which changes memory only after the commit, stays as it was.
-If an undo fails too, every further change is refused (StoreIo) until the Runtime is reopened,
-since only a reopen (:mod:`.recovery`) can put disk and memory back in agreement.
+If an undo fails too (a full disk fails the rewrite a truncation needs), every further change
+first retries the undo steps left, and is refused (StoreIo, InsufficientStorage when out of
+space) until they succeed or a reopen (:mod:`.recovery`) repairs the store.
 
 After the commit, only hints are written, best effort: the Pod's ``last_activity_at`` (at most
 every :data:`ACTIVITY_INTERVAL` seconds per Worker while input flows, and on close).
@@ -27,6 +28,7 @@ every :data:`ACTIVITY_INTERVAL` seconds per Worker while input flows, and on clo
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -40,6 +42,7 @@ from yoi_session_store.ids import SegmentId, SessionId, new_segment_id, new_sess
 from yoi_session_store.model import Entry
 
 from yoi_worker_runtime.errors import (
+    InsufficientStorage,
     StoreCorrupt,
     StoreIo,
     StoreMissing,
@@ -128,8 +131,10 @@ class StoreWrites:
         self.sessions = sessions
         self.lease = lease
         self.runtime_id = lease.runtime_id
-        #: Why changes are refused (an undo failed), or None.
-        self.broken: str | None = None
+        #: Why changes are refused (an undo failed), or None, and the undo steps left to retry.
+        self.broken: WorkerRuntimeError | None = None
+        self.unfinished_undo: list[Callable[[], None]] = []
+        self._undo_lock = threading.Lock()
         self.events_session: SessionId | None = None
         self.events_segment: SegmentId | None = None
         self.events_count = 0
@@ -166,7 +171,7 @@ class StoreWrites:
                 # a hint for picking a default runtime
                 prepared.after.append(lambda: self.write_runtime_record(stopped_at=stopped_at))
         except BaseException:
-            self.abort(prepared)
+            self._undo(prepared)  # the original error is the one to report
             raise
         return prepared
 
@@ -197,20 +202,55 @@ class StoreWrites:
 
     def abort(self, prepared: object) -> None:
         """Undo a prepared change, newest step first; if that fails, refuse every later change
-        until a reopen repairs the store."""
+        until the steps left succeed on a retry or a reopen repairs the store."""
         assert isinstance(prepared, Prepared)
+        self._undo(prepared)
+        if self.broken is not None:
+            raise self.broken
+
+    def _undo(self, prepared: Prepared) -> None:
         steps, prepared.undo = prepared.undo, []
-        for step in reversed(steps):
+        self._run_undo(list(reversed(steps)))
+
+    def _run_undo(self, steps: list[Callable[[], None]]) -> None:
+        """Run undo steps in order; the failed ones are kept for :meth:`_retry_undo`.
+        (Changes of other Workers may prepare meanwhile: the steps touch only their own.)"""
+        left: list[Callable[[], None]] = []
+        failure: BaseException | None = None
+        for step in steps:
             try:
                 step()
             except Exception as exc:
-                translated = translate_error(exc, "undo")
-                self.broken = (
-                    f"a failed change could not be undone ({translated or exc}); "
-                    "reopen the runtime to repair the store"
-                )
+                left.append(step)
+                failure = translate_error(exc, "undo") or exc
+        with self._undo_lock:
+            self.unfinished_undo += left
+            if failure is not None:
+                self.broken = self._broken_error(failure)
+            elif not self.unfinished_undo:
+                self.broken = None
+
+    @staticmethod
+    def _broken_error(cause: BaseException) -> WorkerRuntimeError:
+        reason = cause.detail if isinstance(cause, StoreIo) else str(cause)
+        detail = (
+            f"a failed change could not be undone ({reason}); the undo is retried with the "
+            "next change, and a reopen of the runtime repairs the store"
+        )
+        if isinstance(cause, InsufficientStorage):
+            return InsufficientStorage(detail)
+        return StoreIo(detail)
+
+    def _retry_undo(self) -> None:
+        """Retry the undo steps a failed change left (space may have been freed since); raise
+        while any still fails. Nothing was written since by the Workers they concern, since
+        their changes are refused meanwhile, so each step still applies."""
+        with self._undo_lock:
+            steps, self.unfinished_undo = self.unfinished_undo, []
+            self.broken = None if not steps else self.broken
+        self._run_undo(steps)
         if self.broken is not None:
-            raise StoreIo(self.broken)
+            raise self.broken
 
     def _prepare_created(self, change: WorkerCreated, prepared: Prepared) -> None:
         worker, event = change.worker, change.events[0]
@@ -223,9 +263,10 @@ class StoreWrites:
             worker_id=worker_id,
             event_id=event.id,
         )
+        # Undone also when the creation fails halfway (a full disk) and leaves its directory.
+        prepared.undo.append(lambda: self._forget_session(session))
         with store_errors(f"transcript of worker {worker_id}"):
             self.sessions.create_segment(session, segment, [start])
-        prepared.undo.append(lambda: self._forget_session(session))
 
         def claim(current: PodRecord | None) -> PodRecord:
             if current is not None:
@@ -295,10 +336,14 @@ class StoreWrites:
         start = mapping.segment_start(
             session, event.at, runtime_id=runtime.runtime_id, log="events"
         )
-        with store_errors(f"event log of runtime {runtime.runtime_id}"):
-            self.sessions.create_segment(
-                session, segment, [start, mapping.commit_entry([event], ())]
-            )
+        try:
+            with store_errors(f"event log of runtime {runtime.runtime_id}"):
+                self.sessions.create_segment(
+                    session, segment, [start, mapping.commit_entry([event], ())]
+                )
+        except BaseException:
+            self._forget_session(session)  # a creation that failed halfway left its directory
+            raise
         record = RuntimeRecord(
             runtime_id=runtime.runtime_id,
             display_name=runtime.display_name,
@@ -331,12 +376,12 @@ class StoreWrites:
     # --- steps --------------------------------------------------------------------------------
 
     def check_usable(self) -> None:
-        if self.broken is not None:
-            raise StoreIo(self.broken)
         # A Runtime whose hosting lease lapsed (a TTL lease on a shared store) must not write as
         # the host of Pods another host may already be cleaning up.
         with store_errors(f"hosting lease of runtime {self.runtime_id}"):
             self.lease.ensure_held()
+        if self.broken is not None:
+            self._retry_undo()
 
     def claim_pod(
         self,

@@ -131,13 +131,25 @@ def _warn_incomplete(refs: SessionReferences) -> None:
         )
 
 
+def _warn_unreadable(infos: list[SessionInfo]) -> None:
+    unreadable = [info for info in infos if not info.ok]
+    if unreadable:
+        named = ", ".join(f"{info.session_id} ({info.error})" for info in unreadable)
+        click.echo(
+            f"warning: {len(unreadable)} session(s) cannot be read, so their size and segments "
+            f"are unknown and they are never pruned: {named}",
+            err=True,
+        )
+
+
 def _session_json(info: SessionInfo, refs: SessionReferences) -> dict[str, Any]:
     return {
         "session_id": info.session_id,
         "last_activity": format_time(time_from_ms(info.last_activity_ms)),
-        "size_bytes": info.size_bytes,
-        "segments": info.segment_count,
+        "size_bytes": info.size_bytes if info.ok else None,
+        "segments": info.segment_count if info.ok else None,
         "referenced_by": list(refs.referrers(info.session_id)),
+        "error": info.error,
     }
 
 
@@ -149,7 +161,10 @@ def _session_json(info: SessionInfo, refs: SessionReferences) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document for scripts.")
 @click.pass_context
 def list_command(ctx: click.Context, unreferenced: bool, as_json: bool) -> int:
-    """List sessions, most recent activity first, with size and what references them."""
+    """List sessions, most recent activity first, with size and what references them.
+
+    A session that cannot be read is listed with size `unreadable` (JSON: its `error`).
+    """
     sessions, pods = _stores(ctx)
     with store_errors():
         infos = sessions.list_sessions()
@@ -160,6 +175,7 @@ def list_command(ctx: click.Context, unreferenced: bool, as_json: bool) -> int:
         if not (unreferenced and info.session_id in refs)
     ]
     _warn_incomplete(refs)
+    _warn_unreadable(infos)
     if as_json:
         _echo_json({"references_complete": refs.complete, "sessions": rows})
     else:
@@ -175,21 +191,29 @@ def _list_lines(rows: list[dict[str, Any]], unreferenced: bool) -> list[str]:
         (
             row["session_id"],
             row["last_activity"],
-            format_size(row["size_bytes"]),
-            str(row["segments"]),
+            "unreadable" if row["error"] else format_size(row["size_bytes"]),
+            "-" if row["error"] else str(row["segments"]),
             ", ".join(row["referenced_by"]) or "-",
         )
         for row in rows
     ]
-    total = sum(row["size_bytes"] for row in rows)
-    return [*table_lines(header, cells), f"sessions: {len(rows)} ({format_size(total)})"]
+    total = sum(row["size_bytes"] or 0 for row in rows)
+    unreadable = sum(1 for row in rows if row["error"])
+    footer = f"sessions: {len(rows)} ({format_size(total)})"
+    if unreadable:
+        footer += f" (unreadable: {unreadable})"
+    return [*table_lines(header, cells), footer]
 
 
 @session_group.command("stats")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document for scripts.")
 @click.pass_context
 def stats_command(ctx: click.Context, as_json: bool) -> int:
-    """Count sessions and bytes, referenced and unreferenced, and the activity range."""
+    """Count sessions and bytes, referenced and unreferenced, and the activity range.
+
+    Sessions that cannot be read count as sessions (listed in unreadable_sessions); their
+    bytes and segments are unknown and left out of the totals.
+    """
     sessions, pods = _stores(ctx)
     with store_errors():
         infos = sessions.list_sessions()
@@ -210,8 +234,10 @@ def stats_command(ctx: click.Context, as_json: bool) -> int:
         "newest_activity": format_time(time_from_ms(max(activity))) if activity else None,
         "references_complete": refs.complete,
         "unreadable_records": [f"{e.kind} {e.name}" for e in refs.corrupt],
+        "unreadable_sessions": [info.session_id for info in infos if not info.ok],
     }
     _warn_incomplete(refs)
+    _warn_unreadable(infos)
     if as_json:
         _echo_json(document)
     else:
@@ -523,7 +549,7 @@ class _Pruner:
         session = info.session_id
         details = {
             "last_activity": format_time(time_from_ms(info.last_activity_ms)),
-            "segments": info.segment_count,
+            "segments": info.segment_count if info.ok else None,
         }
         item = self._decide(info)
         item.details.update(details)
@@ -537,6 +563,13 @@ class _Pruner:
         referrers = self.refs.referrers(session)
         if referrers:
             return Item("kept", session, _referenced_reason(referrers))
+        if not info.ok:
+            return Item(
+                "refused",
+                session,
+                f"session {info.error}; what cannot be read is never deleted: "
+                "make it readable, then prune again",
+            )
         now_ms = time.time_ns() // 1_000_000
         too_new = self._age_item(session, info.last_activity_ms, now_ms)
         if too_new is not None:
@@ -603,9 +636,10 @@ def prune_command(
 
     Referenced: named by a Pod's active pointer (pending included) or a runtime record's events
     session. If any Pod or runtime record is unreadable, the references are incomplete and
-    every unreferenced session is refused (it might be the one the record names). Sessions
-    active within the grace period (default 10 minutes, --grace) are always kept, so a session
-    created a moment before its Pod points at it survives; --older-than narrows further.
+    every unreferenced session is refused (it might be the one the record names), and so is a
+    session that cannot be read. Sessions active within the grace period (default 10 minutes,
+    --grace) are always kept, so a session created a moment before its Pod points at it
+    survives; --older-than narrows further.
     During a forced prune the references are read again before each delete (never more than
     a second old), and a session written to during the prune is re-judged by its new age. A
     session that fails to delete is reported as failed: and the run goes on. Exit 1 if anything
