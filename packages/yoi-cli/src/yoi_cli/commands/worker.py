@@ -612,9 +612,11 @@ def chat_command(ctx: click.Context, worker_id: str) -> int:
     from yoi_worker_runtime.model import TurnTextDelta
 
     with _client(ctx) as client:
-        _call(lambda: client.worker_detail(worker_id))
+        detail = _call(lambda: client.worker_detail(worker_id))
+        # From the Worker's last event, not from "now": the stream connects in the background
+        # and a quick turn may end before it is up; its events must still arrive.
         stream: queue.Queue[StreamMessage | BaseException] = _in_background(
-            client.stream_worker(worker_id)
+            client.stream_worker(worker_id, after=detail.last_event_id)
         )
         prompt = "> " if sys.stdin.isatty() else ""
         while True:
