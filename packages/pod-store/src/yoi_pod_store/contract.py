@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 import builtins
+import threading
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from datetime import datetime
@@ -173,6 +174,9 @@ class HostingLease(abc.ABC):
         self.store = store
         self.runtime_id = runtime_id
         self._closed = False
+        self._lost_reason: str | None = None
+        self._lost_callbacks: list[Callable[[str], None]] = []
+        self._lost_lock = threading.Lock()
 
     @property
     def hint(self) -> str | None:
@@ -186,18 +190,45 @@ class HostingLease(abc.ABC):
     @property
     def lost(self) -> bool:
         """True once the lease lapsed for good (backends whose leases expire, e.g. by TTL)."""
-        return False
+        return self._lost_reason is not None
+
+    @property
+    def lost_reason(self) -> str | None:
+        """Why the lease was lost; None while it is not."""
+        return self._lost_reason
+
+    def on_lost(self, callback: Callable[[str], None]) -> None:
+        """Call ``callback(reason)`` once, when the lease is found lost (at once if it already
+        is). It runs in whichever thread finds out (a heartbeat, a write): keep it short."""
+        with self._lost_lock:
+            reason = self._lost_reason
+            if reason is None:
+                self._lost_callbacks.append(callback)
+                return
+        callback(reason)
+
+    def _declare_lost(self, reason: str) -> None:
+        """Record that the lease lapsed for good and tell the :meth:`on_lost` callbacks (for
+        backends whose leases can lapse)."""
+        with self._lost_lock:
+            if self._lost_reason is not None:
+                return
+            self._lost_reason = reason
+            callbacks, self._lost_callbacks = self._lost_callbacks, []
+        for callback in callbacks:
+            callback(reason)
 
     def ensure_held(self) -> None:
-        """Raise unless this lease is still held: call before every write made as the host.
+        """Raise unless this lease is still held: call before every write made as the host, and
+        after a write whose acknowledgement depends on the lease having held throughout.
 
         :class:`LeaseClosed` after :meth:`close`; :class:`LeaseLost` once the lease lapsed, so a
         Runtime never writes as the host of Pods that other hosts may already judge stopped.
         """
         if self._closed:
             raise LeaseClosed(self.runtime_id)
-        if self.lost:
-            raise LeaseLost(self.runtime_id, "it lapsed")
+        if self._lost_reason is not None:
+            raise LeaseLost(self.runtime_id, self._lost_reason)
 
     def claim(
         self, name: str, prepare: Callable[[PodRecord | None], PodRecord] | None = None

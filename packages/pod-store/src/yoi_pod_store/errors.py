@@ -84,9 +84,23 @@ class HostingError(PodStoreError):
 class RuntimeAlreadyHosted(HostingError):  # noqa: N818 (upstream error names)
     """Another open lease (in this or another process) already hosts this runtime id."""
 
-    def __init__(self, runtime_id: str) -> None:
+    def __init__(
+        self, runtime_id: str, holder: str | None = None, lapses_in: float | None = None
+    ) -> None:
         self.runtime_id = runtime_id
-        super().__init__(f"runtime {safe_repr(runtime_id)} is already hosted by an open lease")
+        #: Who holds the lease, when the backend knows (``host NAME pid N``).
+        self.holder = holder
+        #: Seconds until the lease can be taken unless its holder renews it; None when the
+        #: backend's leases do not lapse (they end with the process holding them).
+        self.lapses_in = lapses_in
+        message = f"runtime {safe_repr(runtime_id)} is already hosted by an open lease"
+        if holder is not None:
+            message += f" ({holder})"
+        if lapses_in is not None:
+            message += (
+                f"; if that process is gone, the lease lapses in {max(lapses_in, 0.0):.1f} s"
+            )
+        super().__init__(message)
 
 
 class LeaseClosed(HostingError):  # noqa: N818 (upstream error names)

@@ -149,7 +149,8 @@ class PostgresHostingLease(HostingLease):
         super().__init__(store, runtime_id)
         self._db = store.db
         self._token = str(uuid.uuid4())
-        self._lost_reason: str | None = None
+        # Taken *before* each successful renewal is sent: the database set the expiry later
+        # than this, so the lease certainly stands until at least this moment plus the TTL.
         self._renewed_at = time.monotonic()
         self._stop = threading.Event()
         self._conn: Connection | None = self._db.connect()
@@ -167,16 +168,14 @@ class PostgresHostingLease(HostingLease):
     def hint(self) -> str:
         return f"{self._db.config.display_url}#runtime={self.runtime_id}"
 
-    @property
-    def lost(self) -> bool:
-        return self._lost_reason is not None
-
     def ensure_held(self) -> None:
         """As :meth:`HostingLease.ensure_held`; renews first when the last renewal is old.
 
-        Renewals are timed with this process's monotonic clock: if the heartbeat has not
-        renewed for half a TTL (a stalled process, an outage), the write waits for a renewal
-        that proves the lease still stands, or fails with :class:`LeaseLost`.
+        Renewals are timed with this process's monotonic clock, which goes on while the process
+        is stopped: if the heartbeat has not renewed for half a TTL (a stalled or suspended
+        process, an outage), this waits for a renewal that proves the lease still stands, or
+        fails with :class:`LeaseLost`. A renewal only succeeds on an unexpired lease, so a
+        success also proves the lease never lapsed since the previous one.
         """
         super().ensure_held()
         if time.monotonic() - self._renewed_at > self._db.config.lease_ttl / 2:
@@ -205,12 +204,25 @@ class PostgresHostingLease(HostingLease):
                 {"id": self.runtime_id, "token": self._token, "ttl": ttl, "holder": holder},
             ).fetchone()
         if row is None:
-            raise RuntimeAlreadyHosted(self.runtime_id)
+            raise self._already_hosted(conn)
+
+    def _already_hosted(self, conn: Connection) -> RuntimeAlreadyHosted:
+        """The refusal, saying who holds the lease and when it lapses if not renewed."""
+        with contextlib.suppress(PostgresStoreError), self._db.errors():
+            row = conn.execute(
+                "SELECT holder, extract(epoch FROM expires_at + ttl / 5 - clock_timestamp())"
+                "::float8 FROM yoi_runtime_leases WHERE runtime_id = %s",
+                (self.runtime_id,),
+            ).fetchone()
+            if row is not None:
+                return RuntimeAlreadyHosted(self.runtime_id, holder=row[0], lapses_in=row[1])
+        return RuntimeAlreadyHosted(self.runtime_id)
 
     def renew(self, conn: Connection | None = None) -> None:
         """Push the expiry forward now; raise :class:`LeaseLost` if it already passed."""
         if self._lost_reason is not None:
             raise LeaseLost(self.runtime_id, self._lost_reason)
+        sent_at = time.monotonic()
         with contextlib.ExitStack() as stack:
             if conn is None:
                 conn = stack.enter_context(self._db.connection())
@@ -223,9 +235,9 @@ class PostgresHostingLease(HostingLease):
                     (self.runtime_id, self._token),
                 ).fetchone()
         if row is None:
-            self._lost_reason = "it expired before it was renewed, or was taken over"
-            raise LeaseLost(self.runtime_id, self._lost_reason)
-        self._renewed_at = time.monotonic()
+            self._declare_lost("it expired before it was renewed, or was taken over")
+            raise LeaseLost(self.runtime_id, "it expired before it was renewed, or was taken over")
+        self._renewed_at = sent_at
 
     def _heartbeat(self) -> None:
         interval = self._db.config.heartbeat_interval
