@@ -7,7 +7,7 @@ Runtime, and it can be told to fail or stall a given write: the seam's failure p
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import attrs
 from yoi_worker_runtime import (
@@ -20,6 +20,7 @@ from yoi_worker_runtime import (
     StoreSchemes,
     TranscriptEntry,
     WorkerConflict,
+    WorkerLocation,
     WorkerRecord,
     WorkerRef,
 )
@@ -56,6 +57,16 @@ class RecordingPersistence:
         #: The size of every commit (changes that shared it).
         self.batches: list[int] = []
         self.closed = 0
+        #: What ``locate_worker`` and ``orphans`` answer, and who wants to hear of a lost lease.
+        self.locations: dict[str, WorkerLocation] = {}
+        self.orphaned: list[str] = []
+        self.lease_callbacks: list[Callable[[str], None]] = []
+
+    def lose_lease(self, reason: str) -> None:
+        """What a shared store's heartbeat does when it finds the lease lapsed."""
+        callbacks, self.lease_callbacks = self.lease_callbacks, []
+        for callback in callbacks:
+            callback(reason)
 
     def durable_copy(self) -> RecordingPersistence:
         """A new persistence holding what this one holds now, as a crash would leave it."""
@@ -107,7 +118,19 @@ class RecordingPersistence:
         return RestoredWorker(
             worker=attrs.evolve(kept.worker, ref=ref),
             transcript=tuple(attrs.evolve(entry, worker_ref=ref) for entry in kept.transcript),
+            turns=kept.turns,
+            former_host=kept.former_host,
         )
+
+    def locate_worker(self, worker_id: str) -> WorkerLocation | None:
+        return self.locations.get(worker_id)
+
+    def orphans(self) -> list[str]:
+        self._enter("orphans")
+        return list(self.orphaned)
+
+    def on_lease_lost(self, callback: Callable[[str], None]) -> None:
+        self.lease_callbacks.append(callback)
 
     def record_runtime_started(self, runtime: RuntimeState, event: RuntimeEvent) -> None:
         self._enter("record_runtime_started")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from yoi_worker_runtime.adoption import AdoptionPolicy
 from yoi_worker_runtime.codec import check_model, from_json, to_json
 from yoi_worker_runtime.errors import (
     ERROR_CODES,
@@ -17,6 +18,7 @@ from yoi_worker_runtime.errors import (
     InsufficientStorage,
     InvalidRequest,
     InvalidWorkerId,
+    LeaseLost,
     LimitTooLarge,
     RuntimeAlreadyOpen,
     RuntimeClosed,
@@ -25,8 +27,10 @@ from yoi_worker_runtime.errors import (
     StoreIo,
     StoreMissing,
     WorkerConflict,
+    WorkerHostedElsewhere,
     WorkerNotFound,
     WorkerNotRunning,
+    WorkerOrphaned,
     WorkerRuntimeError,
     WrongRuntime,
     WrongRuntimeCursor,
@@ -82,6 +86,7 @@ from yoi_worker_runtime.persistence import (
     RestoredRuntime,
     RestoredWorker,
     RuntimePersistence,
+    WorkerLocation,
 )
 from yoi_worker_runtime.runtime import Runtime
 from yoi_worker_runtime.schema import json_schema, schema_components
@@ -105,6 +110,7 @@ __all__ = [
     "ERROR_CODES",
     "MODELS",
     "WORKER_NAME_PATTERN",
+    "AdoptionPolicy",
     "AssistantIntent",
     "BuiltinProfile",
     "ConfigBundleRef",
@@ -116,6 +122,7 @@ __all__ = [
     "InsufficientStorage",
     "InvalidRequest",
     "InvalidWorkerId",
+    "LeaseLost",
     "LifecycleRequest",
     "LimitTooLarge",
     "MemoryPersistence",
@@ -148,13 +155,16 @@ __all__ = [
     "WorkerConflict",
     "WorkerDefinition",
     "WorkerDetail",
+    "WorkerHostedElsewhere",
     "WorkerId",
     "WorkerInput",
     "WorkerIntent",
     "WorkerInteractionAck",
     "WorkerLifecycleAck",
+    "WorkerLocation",
     "WorkerNotFound",
     "WorkerNotRunning",
+    "WorkerOrphaned",
     "WorkerPage",
     "WorkerProfile",
     "WorkerRecord",

@@ -84,6 +84,9 @@ _CORE_ERRORS: dict[str, type[WorkerRuntimeError]] = {
         errors.WrongRuntime,
         errors.WrongRuntimeCursor,
         errors.WorkerNotFound,
+        errors.WorkerHostedElsewhere,
+        errors.WorkerOrphaned,
+        errors.LeaseLost,
         errors.WorkerConflict,
         errors.LimitTooLarge,
         errors.InvalidRequest,
@@ -136,6 +139,10 @@ def _error_from(status: int, body: bytes) -> WorkerRuntimeError:
     WorkerRuntimeError.__init__(error, message)
     if isinstance(error, errors.InvalidRequest):
         error.detail = message.removeprefix("invalid request: ")
+    if isinstance(error, errors.WorkerHostedElsewhere):
+        hosting_url = detail.get("hosting_url")
+        error.hosting_runtime_id = str(detail.get("hosting_runtime_id") or "")
+        error.hosting_url = hosting_url if isinstance(hosting_url, str) else None
     error.status = status  # type: ignore[attr-defined]
     return error
 

@@ -31,9 +31,13 @@ class WorkerRuntimeError(Exception):
         super().__init__(message)
         self.message = message
 
-    def to_json(self) -> dict[str, str]:
-        """The ``{"code", "message"}`` object of a REST error body."""
-        return {"code": self.code, "message": self.message}
+    def fields(self) -> dict[str, str | None]:
+        """Members of the REST error body besides ``code`` and ``message`` (none by default)."""
+        return {}
+
+    def to_json(self) -> dict[str, str | None]:
+        """The ``{"code", "message", ...}`` object of a REST error body."""
+        return {"code": self.code, "message": self.message, **self.fields()}
 
 
 class RuntimeStopped(WorkerRuntimeError):
@@ -92,6 +96,71 @@ class WorkerNotFound(WorkerRuntimeError):
         self.runtime_id = runtime_id
 
 
+class WorkerHostedElsewhere(WorkerNotFound):
+    """This Runtime does not host the Worker, but the store says which live Runtime does.
+
+    The error body carries ``hosting_runtime_id`` and ``hosting_url`` (the URL that Runtime
+    advertises; None when it advertises none), so a client can follow the move.
+    """
+
+    code = "worker_hosted_elsewhere"
+
+    def __init__(
+        self, worker_id: str, runtime_id: str, hosting_runtime_id: str, hosting_url: str | None
+    ) -> None:
+        WorkerRuntimeError.__init__(
+            self,
+            f"worker {worker_id} is not hosted by runtime {runtime_id} but by runtime "
+            f"{hosting_runtime_id}" + (f" at {hosting_url}" if hosting_url else ""),
+        )
+        self.worker_id = worker_id
+        self.runtime_id = runtime_id
+        self.hosting_runtime_id = hosting_runtime_id
+        self.hosting_url = hosting_url
+
+    def fields(self) -> dict[str, str | None]:
+        return {"hosting_runtime_id": self.hosting_runtime_id, "hosting_url": self.hosting_url}
+
+
+class WorkerOrphaned(WorkerHostedElsewhere):
+    """The store's record of the Worker names a Runtime whose hosting lease lapsed: nobody
+    serves it until a Runtime restores it (by name, or with adoption turned on)."""
+
+    code = "worker_orphaned"
+
+    def __init__(
+        self,
+        worker_id: str,
+        runtime_id: str,
+        hosting_runtime_id: str,
+        hosting_url: str | None,
+        reason: str,
+    ) -> None:
+        super().__init__(worker_id, runtime_id, hosting_runtime_id, hosting_url)
+        WorkerRuntimeError.__init__(
+            self,
+            f"worker {worker_id} is not hosted by runtime {runtime_id}; its last host, runtime "
+            f"{hosting_runtime_id}, is gone ({reason}); create it by name on a running "
+            "Runtime to restore it, or serve one with --adopt",
+        )
+
+
+class LeaseLost(WorkerRuntimeError):
+    """The Runtime lost its hosting lease on a shared store (it was stopped or cut off for
+    longer than the lease lives): another Runtime may host its Workers now, so it writes
+    nothing more and answers every Worker request with this until it is restarted."""
+
+    code = "lease_lost"
+
+    def __init__(self, runtime_id: str, reason: str) -> None:
+        super().__init__(
+            f"runtime {runtime_id} lost its hosting lease ({reason}); it changes nothing "
+            "more, and another Runtime may host its Workers now: restart it"
+        )
+        self.runtime_id = runtime_id
+        self.reason = reason
+
+
 class WorkerConflict(WorkerRuntimeError):
     """A Worker name is already taken: in this Runtime, or by another live Runtime's Pod."""
 
@@ -112,12 +181,39 @@ class RuntimeAlreadyOpen(WorkerRuntimeError):
 
     code = "runtime_already_hosted"
 
-    def __init__(self, runtime_id: str) -> None:
-        super().__init__(
-            f"runtime {runtime_id} is already open in another process (or another Runtime "
-            "object) on this store; close it first, or open another runtime id"
-        )
+    def __init__(
+        self,
+        runtime_id: str,
+        holder: str | None = None,
+        lapses_in: float | None = None,
+        *,
+        waited: float | None = None,
+    ) -> None:
+        if waited is not None:
+            message = (
+                f"runtime {runtime_id} is still held by a hosting lease after waiting "
+                f"{waited:.1f} s for it to lapse"
+                + (f" ({holder})" if holder else "")
+                + ": its holder keeps renewing it, so it is running; stop it first"
+            )
+        elif lapses_in is None:
+            message = (
+                f"runtime {runtime_id} is already open in another process (or another Runtime "
+                "object) on this store; close it first, or open another runtime id"
+            )
+        else:
+            # A lease that lapses by TTL: its holder may be alive, or dead and not yet judged so.
+            message = (
+                f"runtime {runtime_id} holds a hosting lease on this store"
+                + (f" ({holder})" if holder else "")
+                + f"; if that process is still running, stop it first; if it is gone, the "
+                f"lease lapses in {max(lapses_in, 0.0):.1f} s: open again then, or wait for "
+                "it (--wait-for-lease)"
+            )
+        super().__init__(message)
         self.runtime_id = runtime_id
+        self.holder = holder
+        self.lapses_in = lapses_in
 
 
 class LimitTooLarge(WorkerRuntimeError):
@@ -298,6 +394,9 @@ ERROR_CODES: tuple[str, ...] = tuple(
         WrongRuntime,
         WrongRuntimeCursor,
         WorkerNotFound,
+        WorkerHostedElsewhere,
+        WorkerOrphaned,
+        LeaseLost,
         WorkerConflict,
         RuntimeAlreadyOpen,
         LimitTooLarge,

@@ -39,6 +39,7 @@ EventKind: TypeAlias = Literal[
     "runtime_stopped",
     "worker_created",
     "worker_restored",
+    "worker_adopted",
     "worker_input_accepted",
     "worker_stopped",
     "worker_cancelled",
@@ -488,6 +489,20 @@ class ErrorDetail:
 
     code: str
     message: str
+    hosting_runtime_id: str | None = attrs.field(
+        default=None,
+        metadata=_schema(
+            "worker_hosted_elsewhere / worker_orphaned: the Runtime the store names as the "
+            "Worker's host"
+        ),
+    )
+    hosting_url: str | None = attrs.field(
+        default=None,
+        metadata=_schema(
+            "worker_hosted_elsewhere / worker_orphaned: the REST URL that Runtime advertises "
+            "(null when it advertises none)"
+        ),
+    )
 
 
 # --- records persistence stores ---------------------------------------------------------------

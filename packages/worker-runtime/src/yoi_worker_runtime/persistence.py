@@ -28,7 +28,7 @@ events as sessions (session-store), on any backend of either store.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal, Protocol, TypeAlias, runtime_checkable
 
 import attrs
@@ -67,6 +67,20 @@ class RestoredWorker:
     worker: WorkerRecord
     transcript: tuple[TranscriptEntry, ...] = ()
     turns: tuple[RestoredTurn, ...] = ()
+    #: The Runtime that hosted it before (``claim_worker``), when the store names one.
+    former_host: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class WorkerLocation:
+    """What the store says of a Worker this Runtime does not host: which Runtime does, the REST
+    URL that Runtime advertises, and whether it is alive (``live`` false: its hosting lease
+    lapsed, so nobody serves the Worker until it is restored)."""
+
+    runtime_id: str
+    url: str | None
+    live: bool
+    reason: str
 
 
 @attrs.frozen(kw_only=True)
@@ -194,6 +208,21 @@ class RuntimePersistence(Protocol):
         """A fresh Runtime: its record and event 1 (``runtime_started``)."""
         ...
 
+    def locate_worker(self, worker_id: str) -> WorkerLocation | None:
+        """Where the store says ``worker_id`` lives, when another Runtime hosts (or hosted) it;
+        None when the store knows no such Worker or cannot tell. Never raises."""
+        ...
+
+    def orphans(self) -> list[str]:
+        """Ids of Workers the store holds as running under a Runtime whose hosting lease
+        lapsed (it crashed or was cut off): what adoption may restore here."""
+        ...
+
+    def on_lease_lost(self, callback: Callable[[str], None]) -> None:
+        """Call ``callback(reason)`` once if the store finds this Runtime's hosting lease lost
+        (a shared store's lease lapsed): the Runtime must write nothing more."""
+        ...
+
     def prepare(self, change: Change) -> object:
         """Write everything of ``change`` but its commit, durably; a token for the other two
         calls. On failure, nothing of it remains."""
@@ -233,6 +262,15 @@ class MemoryPersistence:
 
     def record_runtime_started(self, runtime: RuntimeState, event: RuntimeEvent) -> None:
         pass
+
+    def locate_worker(self, worker_id: str) -> WorkerLocation | None:
+        return None
+
+    def orphans(self) -> list[str]:
+        return []
+
+    def on_lease_lost(self, callback: Callable[[str], None]) -> None:
+        pass  # nothing shared, no lease to lose
 
     def prepare(self, change: Change) -> object:
         return change

@@ -28,6 +28,7 @@ from typing import ParamSpec, TypeAlias, TypedDict, TypeVar
 
 import attrs
 
+from yoi_worker_runtime.adoption import Adopter, AdoptionPolicy
 from yoi_worker_runtime.codec import check_model
 from yoi_worker_runtime.commits import CommitObserver, CommitPipeline, SharedExclusive, store_call
 from yoi_worker_runtime.engines.contract import (
@@ -40,6 +41,7 @@ from yoi_worker_runtime.engines.contract import (
 from yoi_worker_runtime.errors import (
     InvalidRequest,
     InvalidWorkerId,
+    LeaseLost,
     LimitTooLarge,
     RuntimeClosed,
     RuntimeStopped,
@@ -47,8 +49,10 @@ from yoi_worker_runtime.errors import (
     TurnNotFound,
     WorkerBusy,
     WorkerConflict,
+    WorkerHostedElsewhere,
     WorkerNotFound,
     WorkerNotRunning,
+    WorkerOrphaned,
     WorkerRuntimeError,
     WrongRuntime,
     WrongRuntimeCursor,
@@ -99,6 +103,7 @@ from yoi_worker_runtime.persistence import (
     HistoryRecord,
     MemoryPersistence,
     RestoredRuntime,
+    RestoredTurn,
     RestoredWorker,
     RuntimePersistence,
     RuntimeStop,
@@ -130,6 +135,7 @@ class RuntimeOptions(TypedDict, total=False):
     engine_providers: Mapping[str, EngineProvider] | None
     tools: Mapping[str, Tool] | None
     workspace_root: Path | None
+    adoption: AdoptionPolicy | None
 
 
 #: What a Runtime's listeners receive, in commit order: every event, and live text deltas.
@@ -425,10 +431,15 @@ class Runtime:
         self._loop = TurnLoop(f"yoi-turns-{record.runtime_id}")
         self._host = _Host(self)
         self._diagnostics: dict[str, RuntimeDiagnostic] = {item.id: item for item in diagnostics}
+        #: Why the hosting lease was lost (None while held), and who wants to know.
+        self._lease_lost: str | None = None
+        self._lease_listeners: list[Callable[[str], None]] = []
+        self._adopter: Adopter | None = None
         with self._state:
             for item in workers:
                 self._install(item.worker, list(item.transcript))
             self._restore_turns()
+        persistence.on_lease_lost(self._lose_lease)
 
     # --- opening and closing ------------------------------------------------------------------
 
@@ -444,6 +455,7 @@ class Runtime:
         engine_providers: Mapping[str, EngineProvider] | None = None,
         tools: Mapping[str, Tool] | None = None,
         workspace_root: Path | None = None,
+        adoption: AdoptionPolicy | None = None,
     ) -> Runtime:
         """Open a Runtime: restore it from ``persistence`` or start a fresh one (event 1 is
         ``runtime_started``). Without ``persistence`` it lives in memory only.
@@ -462,7 +474,38 @@ class Runtime:
         generated id. When the store already holds a Runtime, a given ``runtime_id`` must match
         it and the stored display name is kept. The Runtime owns ``persistence`` from here on:
         it closes it in :meth:`close`, and at once if opening fails.
+
+        With ``adoption``, the Runtime takes over the Workers of Runtimes sharing its store
+        whose hosting lease lapsed (see :mod:`yoi_worker_runtime.adoption`).
         """
+        runtime = cls._open(
+            runtime_id=runtime_id,
+            display_name=display_name,
+            limits=limits,
+            persistence=persistence,
+            config=config,
+            engine_providers=engine_providers,
+            tools=tools,
+            workspace_root=workspace_root,
+        )
+        if adoption is not None:
+            runtime._adopter = Adopter(runtime, adoption)
+            runtime._adopter.start()
+        return runtime
+
+    @classmethod
+    def _open(
+        cls,
+        *,
+        runtime_id: RuntimeId | None,
+        display_name: str | None,
+        limits: RuntimeLimits | None,
+        persistence: RuntimePersistence | None,
+        config: RuntimeConfig | None,
+        engine_providers: Mapping[str, EngineProvider] | None,
+        tools: Mapping[str, Tool] | None,
+        workspace_root: Path | None,
+    ) -> Runtime:
         limits = limits if limits is not None else RuntimeLimits()
         check_model(limits)
         if runtime_id is not None:
@@ -549,6 +592,8 @@ class Runtime:
         ``runtime_restarted``); engines are closed. Workers keep their status (a persistent
         Runtime reopens with them); later mutations raise RuntimeClosed, reads keep working,
         waiters wake up. Idempotent."""
+        if self._adopter is not None:
+            self._adopter.stop()
         ended: list[_Turn] = []
         with self._runtime_lock.exclusive():
             with self._state:
@@ -559,7 +604,7 @@ class Runtime:
                     for worker_id, slot in self._slots.items()
                     if slot.running is not None or slot.queue
                 ]
-            if self._record.status == "running":
+            if self._record.status == "running" and self._lease_lost is None:
                 for worker_id in sorted(busy):
                     with contextlib.suppress(WorkerRuntimeError):
                         ended += self._end_turns(worker_id, "runtime_closed", include_queued=True)
@@ -779,11 +824,52 @@ class Runtime:
                 with self._state:
                     self._creating.discard(worker_id)
 
-    def _create(self, worker_id: WorkerId, request: CreateWorkerRequest) -> WorkerDetail:
-        """Create or restore ``worker_id`` (its name is reserved in ``_creating``)."""
+    def adopt_worker(self, worker_id: WorkerId) -> WorkerDetail | None:
+        """Restore here a Worker the store holds as running under a Runtime whose hosting lease
+        lapsed (event ``worker_adopted``): its transcript, and its unended turns recorded as
+        interrupted (``host_lost``). None when this Runtime already hosts it or the store
+        holds no such Worker; WorkerConflict when its host is alive after all or another
+        Runtime took it first. What adoption (:class:`AdoptionPolicy`) calls for each orphan.
+        """
+        validate_worker_name(worker_id)
+        with self._runtime_lock.shared():
+            with self._state:
+                self._check_mutable()
+                if worker_id in self._workers or worker_id in self._creating:
+                    return None
+                self._creating.add(worker_id)
+            try:
+                return self._create(worker_id, None)
+            finally:
+                with self._state:
+                    self._creating.discard(worker_id)
+
+    def orphans(self) -> list[WorkerId]:
+        """Workers of the shared store whose host's lease lapsed (what adoption takes over)."""
+        with self._state:
+            self._check_mutable()
+        return [WorkerId(worker_id) for worker_id in store_call(self._persistence.orphans)]
+
+    def missing_worker_error(self, worker_id: WorkerId) -> WorkerNotFound:
+        """The error for a Worker this Runtime does not host, as precise as the store allows:
+        WorkerHostedElsewhere (another live Runtime hosts it; its id and advertised URL),
+        WorkerOrphaned (its host's lease lapsed), else WorkerNotFound. Reads the store."""
+        runtime_id = self._record.runtime_id
+        location = self._persistence.locate_worker(worker_id)
+        if location is None:
+            return WorkerNotFound(worker_id, runtime_id)
+        if location.live:
+            return WorkerHostedElsewhere(worker_id, runtime_id, location.runtime_id, location.url)
+        return WorkerOrphaned(
+            worker_id, runtime_id, location.runtime_id, location.url, location.reason
+        )
+
+    def _create(self, worker_id: WorkerId, request: CreateWorkerRequest | None) -> WorkerDetail:
+        """Create or restore ``worker_id`` (its name is reserved in ``_creating``); with no
+        ``request``, adopt it (restore only)."""
         ref = self.worker_ref(worker_id)
         restored = None
-        if request.name is not None:
+        if request is None or request.name is not None:
             restored = store_call(self._persistence.claim_worker, ref)
         if restored is not None:
             if restored.worker.ref != ref:
@@ -791,11 +877,14 @@ class Runtime:
                     f"the store restored worker {restored.worker.ref.worker_id} for {worker_id}"
                 )
             _check_transcript(ref, restored.worker, restored.transcript)
+        elif request is None:
+            raise WorkerNotFound(worker_id, self._record.runtime_id)
         at = utc_now()
 
         def build(event_id: int) -> tuple[WorkerCreated | WorkerRestored, Callable[[], None]]:
             change: WorkerCreated | WorkerRestored
             if restored is None:
+                assert request is not None
                 transcript: list[TranscriptEntry] = []
                 worker = WorkerRecord(
                     ref=ref,
@@ -827,9 +916,19 @@ class Runtime:
                     updated_at=at,
                     last_event_id=event_id,
                 )
-                event = self._event(
-                    event_id, "worker_restored", at, f"worker {worker_id} restored", ref
-                )
+                former = restored.former_host
+                if request is None:
+                    event = self._event(
+                        event_id,
+                        "worker_adopted",
+                        at,
+                        f"worker {worker_id} adopted from runtime {former}, whose lease lapsed",
+                        ref,
+                    )
+                else:
+                    event = self._event(
+                        event_id, "worker_restored", at, f"worker {worker_id} restored", ref
+                    )
                 change = WorkerRestored(
                     worker=worker, transcript=restored.transcript, events=(event,)
                 )
@@ -842,9 +941,85 @@ class Runtime:
 
         with self._worker_change(worker_id):
             created = self._commits.run(build)
+            if restored is not None and restored.turns:
+                self._take_over_turns(worker_id, restored.turns)
             with self._state:
                 turn = self._worker_turn(worker_id)
         return _detail_of(created.worker, turn)
+
+    def _take_over_turns(self, worker_id: WorkerId, turns: Sequence[RestoredTurn]) -> None:
+        """Know the turns a restored Worker's history records, so a client that follows the
+        Worker here finds them; the ones its former host left unended end as interrupted
+        (``host_lost``): nothing is re-run behind a client's back. (Caller holds the Worker's
+        lock.)"""
+        with self._state:
+            slot = self._slots[worker_id]
+            for item in turns:
+                if item.turn_id in self._turns:
+                    continue
+                turn = _Turn(item.turn_id, worker_id, "user", None, phase=item.phase)
+                turn.reason = item.reason
+                self._turns[item.turn_id] = turn
+                slot.order.append(item.turn_id)
+                if item.phase == "running" and slot.running is None:
+                    slot.running = turn
+                elif item.phase in ("queued", "running"):
+                    turn.phase = "queued"
+                    slot.queue.append(turn)
+            for entry in self._transcripts[worker_id]:
+                if entry.role == "assistant" and entry.turn_id in self._turns:
+                    ended = self._turns[entry.turn_id]
+                    if ended.phase == "completed":
+                        ended.reply_sequence = entry.sequence
+        try:
+            self._end_turns(worker_id, "host_lost", include_queued=True)
+        except WorkerRuntimeError as error:
+            self._abandon_turns(worker_id, error)
+
+    @property
+    def lease_lost_reason(self) -> str | None:
+        """Why the hosting lease on a shared store was lost; None while it is held."""
+        return self._lease_lost
+
+    def on_lease_lost(self, callback: Callable[[str], None]) -> None:
+        """Call ``callback(reason)`` once if the hosting lease is lost (at once if it is): from
+        then on the Runtime refuses every change and Worker read with LeaseLost. Runs in the
+        thread that found out: keep it short (e.g. set an event)."""
+        with self._state:
+            reason = self._lease_lost
+            if reason is None:
+                self._lease_listeners.append(callback)
+                return
+        callback(reason)
+
+    def _lose_lease(self, reason: str) -> None:
+        """The store found the hosting lease lost: refuse everything from now on, stop the
+        engines without writing (another Runtime may own these Workers already), say so."""
+        with self._state:
+            if self._lease_lost is not None:
+                return
+            self._lease_lost = reason
+            diagnostic = RuntimeDiagnostic(
+                id="runtime.lease_lost",
+                severity="error",
+                code="runtime.lease_lost",
+                message=f"runtime {self._record.runtime_id} lost its hosting lease ({reason}); "
+                "it changes nothing more and must be restarted",
+            )
+            self._diagnostics[diagnostic.id] = diagnostic
+            for slot in self._slots.values():
+                for turn in (slot.running, *slot.queue):
+                    if turn is not None:
+                        turn.phase, turn.reason = "interrupted", "lease_lost"
+                        self._loop.call_soon(turn.cancel)
+                slot.running = None
+                slot.queue.clear()
+            listeners, self._lease_listeners = self._lease_listeners, []
+            self._state.notify_all()
+        if self._adopter is not None:
+            self._adopter.stop()
+        for listener in listeners:
+            listener(reason)
 
     def send_input(self, ref: WorkerRef, worker_input: WorkerInput) -> WorkerInteractionAck:
         """Append user or system input to a running Worker's transcript.
@@ -1809,8 +1984,14 @@ class Runtime:
     def _check_mutable(self) -> None:
         if self._closed:
             raise RuntimeClosed(self._record.runtime_id)
+        self._check_lease()
         if self._record.status == "stopped":
             raise RuntimeStopped(self._record.runtime_id)
+
+    def _check_lease(self) -> None:
+        """Refuse once the hosting lease is lost: what memory holds may be stale."""
+        if self._lease_lost is not None:
+            raise LeaseLost(self._record.runtime_id, self._lease_lost)
 
     def _lookup(self, ref: WorkerRef) -> WorkerRecord:
         """The Worker ``ref`` names, after the authority checks (caller holds ``_state``)."""
@@ -1819,6 +2000,7 @@ class Runtime:
         runtime_id = self._record.runtime_id
         if ref.runtime_id != runtime_id:
             raise WrongRuntime(ref.worker_id, ref.runtime_id, runtime_id)
+        self._check_lease()
         worker = self._workers.get(ref.worker_id)
         if worker is None:
             raise WorkerNotFound(ref.worker_id, runtime_id)

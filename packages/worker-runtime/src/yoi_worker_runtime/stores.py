@@ -17,6 +17,8 @@ def open_persistent_runtime(
     *,
     runtime_id: str | None = None,
     display_name: str | None = None,
+    advertise_url: str | None = None,
+    wait_for_lease: bool = False,
     **options: Unpack[RuntimeOptions],
 ) -> Runtime:
     """Open a Runtime whose Workers persist as Pods and sessions (the ``fs-store`` feature).
@@ -24,9 +26,18 @@ def open_persistent_runtime(
     ``store_url`` names the yoi data store (``fs:``, ``fs:///abs/path``, ``memory://NAME``, ...;
     default: the stores' own default, ``fs:`` under the data dir). Forwards to
     ``yoi_worker_runtime.store_backed.open_runtime`` with the same arguments; ``options`` are
-    those of :meth:`Runtime.open` (limits, configuration, engines, tools, workspace root).
+    those of :meth:`Runtime.open` (limits, configuration, engines, tools, workspace root,
+    adoption). ``advertise_url`` and ``wait_for_lease`` matter when Runtimes share a store: see
+    ``open_runtime``.
     """
     require_feature("fs-store")
     from yoi_worker_runtime.store_backed import open_runtime
 
-    return open_runtime(store_url, runtime_id=runtime_id, display_name=display_name, **options)
+    return open_runtime(
+        store_url,
+        runtime_id=runtime_id,
+        display_name=display_name,
+        advertise_url=advertise_url,
+        wait_for_lease=wait_for_lease,
+        **options,
+    )

@@ -26,6 +26,9 @@ STATUS_OF_CODE: dict[str, int] = {
     "worker_conflict": 409,
     "runtime_already_hosted": 409,
     "worker_not_found": 404,
+    "worker_hosted_elsewhere": 404,
+    "worker_orphaned": 404,
+    "lease_lost": 503,
     "worker_busy": 409,
     "unknown_profile": 400,
     "unknown_tool": 400,
@@ -61,12 +64,19 @@ UNAUTHORIZED_MESSAGE = "missing or invalid local Runtime bearer token"
 class ApiError(Exception):
     """A typed REST error: ``code`` decides the status, ``message`` is shown as is."""
 
-    def __init__(self, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+        fields: dict[str, str | None] | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = STATUS_OF_CODE[code]
         self.headers = headers or {}
+        self.fields = fields or {}
 
     @classmethod
     def from_runtime(cls, error: WorkerRuntimeError) -> ApiError:
@@ -76,7 +86,7 @@ class ApiError(Exception):
             # The Runtime's store errors are store-relative already; this is the adapter's own
             # guarantee, whatever a persistence put in a message.
             message = hide_absolute_paths(message)
-        return cls(code, message)
+        return cls(code, message, fields=error.fields())
 
-    def body(self) -> dict[str, dict[str, str]]:
-        return {"error": {"code": self.code, "message": self.message}}
+    def body(self) -> dict[str, dict[str, str | None]]:
+        return {"error": {"code": self.code, "message": self.message, **self.fields}}

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 from yoi_pod_store.errors import (
     CorruptRecord,
+    LeaseLost,
     PodHostedElsewhere,
     PodStoreError,
     UnsafeStoreLayout,
@@ -22,6 +23,7 @@ from yoi_session_store.errors import (
     SessionStoreError,
 )
 
+from yoi_worker_runtime.errors import LeaseLost as RuntimeLeaseLost
 from yoi_worker_runtime.errors import (
     StoreCorrupt,
     StoreIo,
@@ -41,6 +43,8 @@ def translate_error(exc: BaseException, what: str) -> WorkerRuntimeError | None:
     no_space = _out_of_space_behind(exc)
     if no_space is not None:
         return store_io_error(no_space, what)
+    if isinstance(exc, LeaseLost):
+        return RuntimeLeaseLost(exc.runtime_id, exc.reason)
     if isinstance(exc, PodHostedElsewhere):
         return WorkerConflict(exc.name, f"is hosted by runtime {exc.runtime_id} ({exc.reason})")
     if isinstance(exc, CorruptRecord | UnsafeStoreLayout):

@@ -56,6 +56,7 @@ from yoi_worker_runtime.codec import from_json, to_json
 from yoi_worker_runtime.errors import InvalidRequest, StoreCorrupt
 from yoi_worker_runtime.model import (
     RuntimeEvent,
+    TokenUsage,
     TranscriptEntry,
     TranscriptRole,
     TurnPhase,
@@ -363,6 +364,21 @@ def turns_of(entries: Sequence[Entry]) -> list[RestoredTurn]:
                 phase = "completed" if marker.outcome == "completed" else "failed"
             turns[turn_id] = RestoredTurn(turn_id=turn_id, phase=phase, reason=marker.reason)
     return list(turns.values())
+
+
+def turn_totals(entries: Sequence[Entry]) -> tuple[int, TokenUsage]:
+    """How many turns a transcript records as started (``invoke``) and the tokens its steps
+    used (``llm_usage``): what a Worker restored from it carries on counting from."""
+    started, input_tokens, output_tokens = 0, 0, 0
+    for entry in entries:
+        if marker_of(entry) is None:
+            continue
+        if isinstance(entry, Invoke):
+            started += 1
+        elif isinstance(entry, LlmUsage):
+            input_tokens += entry.input_total_tokens
+            output_tokens += entry.output_tokens
+    return started, TokenUsage(input_tokens=input_tokens, output_tokens=output_tokens)
 
 
 # --- the event log ----------------------------------------------------------------------------

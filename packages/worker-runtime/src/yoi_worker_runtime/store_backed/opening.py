@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from typing import Unpack
 
 from yoi_base.paths import default_store_url
-from yoi_pod_store.contract import PodStore
+from yoi_pod_store.contract import HostingLease, PodStore
 from yoi_pod_store.errors import RuntimeAlreadyHosted, StoreUrlError
 from yoi_pod_store.plugins import UnknownBackendError as UnknownPodBackend
 from yoi_pod_store.plugins import open_pod_store
@@ -30,6 +31,8 @@ def open_runtime(
     *,
     runtime_id: str | None = None,
     display_name: str | None = None,
+    advertise_url: str | None = None,
+    wait_for_lease: bool = False,
     **options: Unpack[RuntimeOptions],
 ) -> Runtime:
     """Open (or create) a Runtime kept in the yoi data store ``store_url`` names.
@@ -40,6 +43,11 @@ def open_runtime(
     recently opened on the store unless it has stopped, else starts a new one with a generated
     id. Raises RuntimeAlreadyOpen when another open Runtime holds that id (nothing is read or
     written then), InvalidRequest for a bad URL or option.
+
+    ``advertise_url`` is the REST URL recorded for Runtimes sharing the store to send clients
+    to. On a store whose leases lapse by time (PostgreSQL), a Runtime that died keeps its
+    lease until it lapses; ``wait_for_lease`` waits for that (at most the lease's time to live
+    and its safety margin) instead of failing at once.
     """
     try:
         pods = open_pod_store(store_url)
@@ -58,6 +66,8 @@ def open_runtime(
         display_name=display_name,
         close_stores=True,
         stores=StoreSchemes(pod_store=_scheme(pods.url), session_store=_scheme(session_url)),
+        advertise_url=advertise_url,
+        wait_for_lease=wait_for_lease,
         **options,
     )
 
@@ -70,6 +80,8 @@ def open_runtime_on(
     display_name: str | None = None,
     close_stores: bool = False,
     stores: StoreSchemes | None = None,
+    advertise_url: str | None = None,
+    wait_for_lease: bool = False,
     **options: Unpack[RuntimeOptions],
 ) -> Runtime:
     """Like :func:`open_runtime`, on store objects the caller opened (e.g. two different URLs).
@@ -87,10 +99,7 @@ def open_runtime_on(
         else:
             runtime_id = default_runtime_id(pods) or new_runtime_id()
         with store_errors(f"hosting lease of runtime {runtime_id}"):
-            try:
-                lease = pods.host(runtime_id)
-            except RuntimeAlreadyHosted:
-                raise RuntimeAlreadyOpen(runtime_id) from None
+            lease = _host(pods, runtime_id, wait_for_lease)
     except BaseException:
         if close_stores:
             with contextlib.suppress(Exception):
@@ -99,11 +108,38 @@ def open_runtime_on(
                 pods.close()
         raise
     persistence = StoreBackedPersistence(
-        pods, sessions, lease, close_stores=close_stores, stores=stores
+        pods, sessions, lease, close_stores=close_stores, stores=stores, advertise_url=advertise_url
     )
     return Runtime.open(
         runtime_id=runtime_id, display_name=display_name, persistence=persistence, **options
     )
+
+
+#: Seconds added to a lease's announced lapse before trying again: the holder's clock and the
+#: store's are not the same, and a retry a moment too early would fail for nothing.
+_LAPSE_SLACK = 0.25
+
+
+def _host(pods: PodStore, runtime_id: str, wait_for_lease: bool) -> HostingLease:
+    """The hosting lease of ``runtime_id``; with ``wait_for_lease``, once a lapsing lease that
+    holds it has lapsed (RuntimeAlreadyOpen when its holder renews it meanwhile)."""
+    started = time.monotonic()
+    deadline: float | None = None
+    while True:
+        try:
+            return pods.host(runtime_id)
+        except RuntimeAlreadyHosted as exc:
+            if not wait_for_lease or exc.lapses_in is None:
+                raise RuntimeAlreadyOpen(runtime_id, exc.holder, exc.lapses_in) from None
+            now = time.monotonic()
+            if deadline is None:
+                deadline = now + max(exc.lapses_in, 0.0) + _LAPSE_SLACK
+            elif now >= deadline:
+                waited = now - started
+                raise RuntimeAlreadyOpen(runtime_id, exc.holder, waited=waited) from None
+            # Sleep until the lease announced it lapses (a bounded wait: the deadline was
+            # set by the first answer, so a holder that keeps renewing ends it).
+            time.sleep(max(min(exc.lapses_in + _LAPSE_SLACK, deadline - now), 0.01))
 
 
 def _scheme(url: str) -> str:

@@ -9,12 +9,14 @@ and a reopen repairs what a crash left half done). :mod:`.mapping` says what is 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 
 from yoi_pod_store.contract import HostingLease, PodStore
 from yoi_session_store.contract import SessionStore
 
 from yoi_worker_runtime.model import Backend, StoreSchemes, WorkerRef
-from yoi_worker_runtime.persistence import RestoredRuntime, RestoredWorker
+from yoi_worker_runtime.persistence import RestoredRuntime, RestoredWorker, WorkerLocation
+from yoi_worker_runtime.store_backed import placement
 from yoi_worker_runtime.store_backed.errors import store_errors
 from yoi_worker_runtime.store_backed.recovery import StoreRecovery
 from yoi_worker_runtime.store_backed.writes import StoreWrites
@@ -27,6 +29,8 @@ class StoreBackedPersistence(StoreWrites):
     is what makes this Runtime's Pods probe live, and what keeps a second process out. The
     persistence closes the lease in :meth:`close`, and the stores too when ``close_stores``.
     ``stores`` (the stores' URL schemes) is what the Runtime's summary reports; None: not known.
+    ``advertise_url`` is the REST URL recorded in the runtime record for other Runtimes to send
+    clients to (None: none).
     """
 
     def __init__(
@@ -37,8 +41,10 @@ class StoreBackedPersistence(StoreWrites):
         *,
         close_stores: bool = False,
         stores: StoreSchemes | None = None,
+        advertise_url: str | None = None,
     ) -> None:
         super().__init__(pods, sessions, lease)
+        self.advertise_url = advertise_url
         self._recovery = StoreRecovery(pods, sessions, self)
         self._close_stores = close_stores
         self._stores = stores
@@ -57,6 +63,16 @@ class StoreBackedPersistence(StoreWrites):
 
     def claim_worker(self, ref: WorkerRef) -> RestoredWorker | None:
         return self._recovery.claim_worker(ref)
+
+    def locate_worker(self, worker_id: str) -> WorkerLocation | None:
+        return placement.locate_worker(self.pods, self.runtime_id, worker_id)
+
+    def orphans(self) -> list[str]:
+        with store_errors("the store's Pods"):
+            return placement.orphans(self.pods, self.runtime_id)
+
+    def on_lease_lost(self, callback: Callable[[str], None]) -> None:
+        self.lease.on_lost(callback)
 
     def close(self) -> None:
         if self._closed:

@@ -54,7 +54,7 @@ from yoi_worker_runtime.model import (
     WorkerStatus,
 )
 from yoi_worker_runtime.persistence import RestoredRuntime, RestoredWorker
-from yoi_worker_runtime.store_backed import mapping
+from yoi_worker_runtime.store_backed import mapping, placement
 from yoi_worker_runtime.store_backed.errors import store_errors
 from yoi_worker_runtime.store_backed.writes import Claim, StoreWrites, WorkerFiles, with_status
 from yoi_worker_runtime.timestamps import utc_now
@@ -144,7 +144,9 @@ class StoreRecovery:
             if restored is not None:
                 workers.append(restored)
         writes.record = record
-        writes.write_runtime_record(last_opened_at=utc_now())
+        writes.write_runtime_record(
+            last_opened_at=utc_now(), **{placement.ADVERTISE_URL_KEY: writes.advertise_url}
+        )
         return RestoredRuntime(
             runtime=runtime,
             workers=tuple(workers),
@@ -293,6 +295,7 @@ class StoreRecovery:
         transcript = mapping.transcript_of(ref, entries[:keep])
         self._check_acknowledged(worker_id, current, entries, len(transcript), logs)
         at = mapping.format_time(current.last_activity_at) if current.last_activity_at else None
+        turn_count, usage = mapping.turn_totals(entries[:keep])
         worker = WorkerRecord(
             ref=ref,
             definition=definition,
@@ -301,9 +304,16 @@ class StoreRecovery:
             updated_at=at or created_at,
             transcript_len=len(transcript),
             last_event_id=1,
+            turn_count=turn_count,
+            usage=usage,
         )
         self._writes.claims[worker_id] = Claim(current, session, segment, keep, len(entries))
-        return RestoredWorker(worker=worker, transcript=tuple(transcript))
+        return RestoredWorker(
+            worker=worker,
+            transcript=tuple(transcript),
+            turns=tuple(mapping.turns_of(entries[:keep])),
+            former_host=current.hosting_runtime_id,
+        )
 
     def _restorable_length(
         self, entries: Sequence[Entry], logs: Callable[[str], _HostLog | None]

@@ -63,7 +63,7 @@ from yoi_worker_runtime.persistence import (
     WorkerRestored,
     WorkerStatusChanged,
 )
-from yoi_worker_runtime.store_backed import mapping
+from yoi_worker_runtime.store_backed import mapping, placement
 from yoi_worker_runtime.store_backed.errors import store_errors, translate_error
 
 #: Seconds between best-effort ``last_activity_at`` updates of a Pod while input flows.
@@ -143,6 +143,8 @@ class StoreWrites:
         #: Restores by name in progress: what recovery found, by worker id.
         self.claims: dict[str, Claim] = {}
         self.record: RuntimeRecord | None = None
+        #: The REST URL recorded for other Runtimes to send clients to (None: none).
+        self.advertise_url: str | None = None
 
     # --- the changes --------------------------------------------------------------------------
 
@@ -195,6 +197,11 @@ class StoreWrites:
             )
         self.events_count += len(entries)
         self.last_event_id = batch[-1].change.events[-1].id
+        # Acknowledge only if the lease held throughout: had it lapsed while this change was
+        # under way (the process stopped), another Runtime may have restored these Workers
+        # without it. LeaseLost then, and the caller must take the outcome as unknown.
+        with store_errors(f"hosting lease of runtime {self.runtime_id}"):
+            self.lease.ensure_held()
         for item in batch:
             for step in item.after:
                 with contextlib.suppress(WorkerRuntimeError):  # hints, best effort
@@ -204,6 +211,10 @@ class StoreWrites:
         """Undo a prepared change, newest step first; if that fails, refuse every later change
         until the steps left succeed on a retry or a reopen repairs the store."""
         assert isinstance(prepared, Prepared)
+        if self.lease.lost:
+            # Another Runtime may own these Workers now: write nothing, not even an undo (a
+            # reopen judges what was committed by the event log).
+            return
         self._undo(prepared)
         if self.broken is not None:
             raise self.broken
@@ -354,6 +365,7 @@ class StoreWrites:
                     "schema_version": 1,
                     "events_segment_id": segment,
                     "last_opened_at": event.at,
+                    placement.ADVERTISE_URL_KEY: self.advertise_url,
                 }
             },
         )
@@ -369,6 +381,8 @@ class StoreWrites:
 
     def write_pending_activity(self) -> None:
         """Write the activity hints not written yet (when the Runtime closes)."""
+        if self.lease.lost:
+            return  # no longer the host: the hints are not ours to write
         for worker_id, files in self.workers.items():
             if files.pending_activity is not None:
                 self._write_activity(worker_id, files)
