@@ -24,7 +24,7 @@ from typing import ParamSpec, TypeAlias, TypedDict, TypeVar
 
 import attrs
 
-from yoi_worker_runtime.codec import check_model
+from yoi_worker_runtime.codec import check_model, text_problem
 from yoi_worker_runtime.engines.contract import (
     AssistantMessage,
     EngineProvider,
@@ -65,6 +65,7 @@ from yoi_worker_runtime.model import (
     EventCursor,
     EventKind,
     InputKind,
+    LifecycleRequest,
     RuntimeDiagnostic,
     RuntimeEvent,
     RuntimeLifecycleAck,
@@ -121,6 +122,7 @@ class RuntimeOptions(TypedDict, total=False):
     engine_providers: Mapping[str, EngineProvider] | None
     tools: Mapping[str, Tool] | None
     workspace_root: Path | None
+    wrap_persistence: Callable[[RuntimePersistence], RuntimePersistence] | None
 
 
 #: What a Runtime's listeners receive, in commit order: every event, and live text deltas.
@@ -442,6 +444,7 @@ class Runtime:
         engine_providers: Mapping[str, EngineProvider] | None = None,
         tools: Mapping[str, Tool] | None = None,
         workspace_root: Path | None = None,
+        wrap_persistence: Callable[[RuntimePersistence], RuntimePersistence] | None = None,
     ) -> Runtime:
         """Open a Runtime: restore it from ``persistence`` or start a fresh one (event 1 is
         ``runtime_started``). Without ``persistence`` it lives in memory only.
@@ -459,7 +462,9 @@ class Runtime:
         ``runtime_id`` must follow the Worker name rule; a fresh Runtime without one gets a
         generated id. When the store already holds a Runtime, a given ``runtime_id`` must match
         it and the stored display name is kept. The Runtime owns ``persistence`` from here on:
-        it closes it in :meth:`close`, and at once if opening fails.
+        it closes it in :meth:`close`, and at once if opening fails. ``wrap_persistence``, when
+        given, receives that persistence first and returns the one the Runtime uses (to
+        measure or watch it, say; the REST server times every write this way).
         """
         limits = limits if limits is not None else RuntimeLimits()
         check_model(limits)
@@ -472,12 +477,16 @@ class Runtime:
             not isinstance(display_name, str) or not display_name.strip()
         ):
             raise InvalidRequest("display name must not be blank")
+        if display_name is not None and (problem := text_problem(display_name)) is not None:
+            raise InvalidRequest(f"display name {problem}")
         config = config if config is not None else RuntimeConfig()
         engines = EngineSet(config, engine_providers)
         toolbox = ToolBox(
             config.allow_tools, installed_tools() if tools is None else tools, workspace_root
         )
         store = persistence if persistence is not None else MemoryPersistence()
+        if wrap_persistence is not None:
+            store = wrap_persistence(store)
         try:
             restored = _store_call(store.load)
             if restored is None:
@@ -1599,6 +1608,7 @@ class Runtime:
     ) -> WorkerLifecycleAck:
         if reason is not None and not isinstance(reason, str):
             raise InvalidRequest("reason must be a string")
+        check_model(LifecycleRequest(reason=reason))
         reason = reason.strip() if reason is not None and reason.strip() else None
         with self._writer:
             with self._state:
