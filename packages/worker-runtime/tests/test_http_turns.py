@@ -98,13 +98,16 @@ def test_a_rejecting_worker_answers_409_worker_busy(server: ServerProcess) -> No
         with pytest.raises(WorkerBusy) as caught:
             client.send_input("strict", "second")
         assert caught.value.status == 409  # type: ignore[attr-defined]
-        assert first.turn_id in caught.value.message
+        assert first.turn_id is not None and first.turn_id in caught.value.message
         client.interrupt_turn("strict")
 
 
 def test_unknown_profiles_and_tools_are_400s_that_write_nothing(server: ServerProcess) -> None:
     before = raw(server.url, "GET", "/v1/runtime").body["runtime"]["last_event_id"]
-    body = {"intent": {"kind": "assistant"}, "profile": {"kind": "named", "value": "nope"}}
+    body: dict[str, object] = {
+        "intent": {"kind": "assistant"},
+        "profile": {"kind": "named", "value": "nope"},
+    }
     answer = post_json(server.url, "/v1/workers", body)
     assert (answer.status, answer.code) == (400, "unknown_profile")
     assert "careful, slow" in answer.body["error"]["message"]

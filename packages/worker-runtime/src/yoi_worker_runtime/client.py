@@ -222,9 +222,11 @@ class RuntimeClient:
         *,
         query: dict[str, str] | None = None,
         extra_timeout: float = 0.0,
+        also_ok: tuple[int, ...] = (),
     ) -> Any:
-        """One request; returns the decoded JSON body of a 2xx answer, raises a typed error
-        otherwise. GETs are retried once on a kept-alive connection the server had closed."""
+        """One request; returns the decoded JSON body of a 2xx answer (or of a status in
+        ``also_ok``), raises a typed error otherwise. GETs are retried once on a kept-alive
+        connection the server had closed."""
         for key, value in (query or {}).items():
             _check_text(value, f"query parameter {key}")
         target = self._prefix + path + ("?" + urlencode(query) if query else "")
@@ -261,7 +263,7 @@ class RuntimeClient:
             self._last_used = time.monotonic()
             if response.will_close:
                 self.close()
-            if 200 <= response.status < 300:
+            if 200 <= response.status < 300 or response.status in also_ok:
                 return json.loads(data)
             raise _error_from(response.status, data)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -272,8 +274,15 @@ class RuntimeClient:
     # --- the API ------------------------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:
-        """``GET /v1/health`` (needs no token)."""
-        result: dict[str, Any] = self.request("GET", "/v1/health")
+        """``GET /v1/health`` (needs no token): ``{"status": "ok"}``, or ``"stopped"`` with a
+        ``reason`` once the Runtime has stopped."""
+        result: dict[str, Any] = self.request("GET", "/v1/health", also_ok=(503,))
+        return result
+
+    def ready(self) -> dict[str, Any]:
+        """``GET /v1/ready`` (needs no token): ``{"status": "ready"}``, or why not (``starting``,
+        ``stopping``, ``stopped``, ``store_failing``) with a ``reason``."""
+        result: dict[str, Any] = self.request("GET", "/v1/ready", also_ok=(503,))
         return result
 
     def openapi(self) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """``python -m yoi_worker_runtime.http_server``: the REST server without the ``yoi`` command.
 
 The flags are those of ``yoi runtime serve``. Exit codes: 0 after a graceful stop, 2 for a bad
-option, 1 when the store cannot be opened or the address cannot be bound.
+option, 1 when the store cannot be opened or the address cannot be bound. ``--print-openapi``
+prints the OpenAPI document (the committed ``openapi.json``) and exits.
 """
 
 from __future__ import annotations
@@ -11,6 +12,12 @@ import sys
 from collections.abc import Sequence
 
 from yoi_worker_runtime.errors import WorkerRuntimeError
+from yoi_worker_runtime.http_server.connections import (
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_KEEP_ALIVE_TIMEOUT,
+)
+from yoi_worker_runtime.http_server.logs import LOG_FORMATS, LOG_LEVELS
+from yoi_worker_runtime.http_server.openapi import openapi_document, render_document
 from yoi_worker_runtime.http_server.serve import DEFAULT_BIND, ServeConfig, ServeError, serve
 from yoi_worker_runtime.model import RuntimeLimits
 
@@ -30,6 +37,13 @@ def _seconds(text: str) -> float:
         value = -1.0
     if not 0 <= value < float("inf"):
         raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, got {text!r}")
+    return value
+
+
+def _timeout(text: str) -> float:
+    value = _seconds(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, got {text!r}")
     return value
 
 
@@ -60,11 +74,21 @@ def parser() -> argparse.ArgumentParser:
     parse.add_argument("--stream-heartbeat", type=_heartbeat, default=15.0)
     parse.add_argument("--stream-buffer", type=_positive, default=512)
     parse.add_argument("--workspace-root", metavar="DIR")
+    parse.add_argument("--log-level", choices=LOG_LEVELS, default="info")
+    parse.add_argument("--log-format", choices=LOG_FORMATS, default="text")
+    parse.add_argument("--access-log", action="store_true", help="one log line per request")
+    parse.add_argument("--header-timeout", type=_timeout, default=DEFAULT_HEADER_TIMEOUT)
+    parse.add_argument("--keep-alive-timeout", type=_positive, default=DEFAULT_KEEP_ALIVE_TIMEOUT)
+    parse.add_argument("--max-connections", type=_positive)
+    parse.add_argument("--print-openapi", action="store_true", help="print the API document")
     return parse
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.print_openapi:
+        sys.stdout.write(render_document(openapi_document()))
+        return 0
     config = ServeConfig(
         bind=args.bind,
         unix_socket=args.unix_socket,
@@ -86,6 +110,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream_heartbeat=args.stream_heartbeat,
         stream_buffer=args.stream_buffer,
         workspace_root=args.workspace_root,
+        log_level=args.log_level,
+        log_format=args.log_format,
+        access_log=args.access_log,
+        header_timeout=args.header_timeout,
+        keep_alive_timeout=args.keep_alive_timeout,
+        max_connections=args.max_connections,
     )
     try:
         return serve(config)

@@ -77,5 +77,8 @@ class ApiError(Exception):
             message = hide_absolute_paths(message)
         return cls(code, message)
 
-    def body(self) -> dict[str, dict[str, str]]:
-        return {"error": {"code": self.code, "message": self.message}}
+    def body(self, request_id: str | None = None) -> dict[str, dict[str, str]]:
+        detail = {"code": self.code, "message": self.message}
+        if request_id is not None:
+            detail["request_id"] = request_id
+        return {"error": detail}

@@ -52,6 +52,11 @@ class StoreBackedPersistence(StoreWrites):
     def stores(self) -> StoreSchemes | None:
         return self._stores
 
+    @property
+    def hosting_lost(self) -> bool:
+        """True once the hosting lease lapsed for good: every further write would be refused."""
+        return self.lease.lost
+
     def load(self) -> RestoredRuntime | None:
         return self._recovery.load()
 

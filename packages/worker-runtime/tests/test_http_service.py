@@ -1,0 +1,241 @@
+"""The server as a service: readiness, metrics, request ids and logs, on real servers."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from recording_persistence import RecordingPersistence
+from rest_server import (
+    TASK,
+    ServerProcess,
+    metrics,
+    post_json,
+    raw,
+    running_server,
+    sample,
+    start_server,
+)
+from yoi_worker_runtime import Runtime, StoreIo
+from yoi_worker_runtime.persistence import WorkerChange
+
+if TYPE_CHECKING:  # the server's modules import only where the http-server extra is
+    from yoi_worker_runtime.http_server.options import ServerState
+
+pytestmark = pytest.mark.feature("http-server")
+
+TOKEN = "metrics-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def _eventually(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the condition did not hold in time"
+        time.sleep(0.05)
+
+
+# --- readiness --------------------------------------------------------------------------------
+
+
+def test_ready_once_the_ready_line_is_out_and_public() -> None:
+    with running_server("--store", "memory", "--local-token-env", "T", env={"T": TOKEN}) as server:
+        answer = raw(server.url, "GET", "/v1/ready")
+        assert (answer.status, answer.body) == (200, {"status": "ready"})
+        assert raw(server.url, "GET", "/v1/health").status == 200
+
+
+class GroupCommitStore(RecordingPersistence):
+    """A persistence whose hosting lease can be lost and that reports its commits as batches."""
+
+    hosting_lost = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batch_listener: Callable[[int], None] | None = None
+
+    def report_commit_batches(self, listener: Callable[[int], None]) -> None:
+        self.batch_listener = listener
+
+    def record_worker_change(self, change: WorkerChange) -> None:
+        super().record_worker_change(change)
+        assert self.batch_listener is not None
+        self.batch_listener(3)  # as if this one commit had carried three writes
+
+
+@pytest.fixture
+def watched_app() -> Iterator[tuple[str, ServerState, GroupCommitStore]]:
+    from app_server import serving_app
+    from yoi_worker_runtime.http_server import create_app
+    from yoi_worker_runtime.http_server.options import ServerState
+    from yoi_worker_runtime.http_server.watched_store import WatchedPersistence
+
+    store = GroupCommitStore()
+    watched = WatchedPersistence(store)
+    with Runtime.open(runtime_id="rt-ready", persistence=watched) as runtime:
+        state = ServerState("starting", store=watched)
+        with serving_app(create_app(runtime, state=state)) as url:
+            yield url, state, store
+
+
+def test_readiness_follows_the_server_and_the_store(
+    watched_app: tuple[str, ServerState, GroupCommitStore],
+) -> None:
+    url, state, store = watched_app
+    ready = raw(url, "GET", "/v1/ready")
+    assert (ready.status, ready.body["status"]) == (503, "starting")
+    state.serving()
+    assert raw(url, "GET", "/v1/ready").body == {"status": "ready"}
+    store.fail_next["record_worker_created"] = StoreIo("disk full")
+    failed = post_json(url, "/v1/workers", {**TASK, "name": "w"})
+    assert (failed.status, failed.code) == (500, "store_io")
+    ready = raw(url, "GET", "/v1/ready")
+    assert (ready.status, ready.body["status"]) == (503, "store_failing")
+    assert ready.body["reason"] == "the last store write failed: store I/O failed: disk full"
+    assert raw(url, "GET", "/v1/health").status == 200  # alive all the same
+    samples = metrics(url)
+    assert sample(samples, "yoi_store_write_failures_total", operation="record_worker_created") == 1
+    assert post_json(url, "/v1/workers", {**TASK, "name": "w"}).status == 201
+    assert raw(url, "GET", "/v1/ready").status == 200  # a write went through again
+    store.hosting_lost = True
+    ready = raw(url, "GET", "/v1/ready")
+    assert (ready.status, ready.body["status"]) == (503, "store_failing")
+    assert "hosting lease" in ready.body["reason"]
+    store.hosting_lost = False
+    state.begin_shutdown()
+    ready = raw(url, "GET", "/v1/ready")
+    assert (ready.status, ready.body["status"]) == (503, "stopping")
+
+
+def test_commit_batch_sizes_reach_their_histogram(
+    watched_app: tuple[str, ServerState, GroupCommitStore],
+) -> None:
+    url, *_ = watched_app
+    assert post_json(url, "/v1/workers", {**TASK, "name": "b"}).status == 201
+    post_json(url, "/v1/workers/b/input", {"kind": "user", "content": "x"})
+    samples = metrics(url)
+    count = sample(samples, "yoi_store_commit_batch_size_count")
+    assert count >= 1
+    assert sample(samples, "yoi_store_commit_batch_size_sum") == 3 * count
+    assert sample(samples, "yoi_store_commit_batch_size_bucket", le="2.0") == 0
+
+
+# --- metrics ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def metered() -> Iterator[ServerProcess]:
+    with running_server("--store", "memory", "--local-token-env", "T", env={"T": TOKEN}) as server:
+        yield server
+
+
+def test_metrics_need_the_token(metered: ServerProcess) -> None:
+    answer = raw(metered.url, "GET", "/v1/metrics")
+    assert (answer.status, answer.code) == (401, "unauthorized")
+
+
+def test_metrics_count_requests_by_route_template_turns_workers_and_writes(
+    metered: ServerProcess,
+) -> None:
+    assert post_json(metered.url, "/v1/workers", {**TASK, "name": "m1"}, token=TOKEN).status == 201
+    with metered.client(TOKEN) as client:
+        turn = client.send_input("m1", "hello").turn_id
+        assert turn is not None
+        assert client.wait_for_turn("m1", turn, timeout=30).phase == "completed"
+    for path in ("/v1/workers/m1", "/v1/workers/m1", "/v1/workers/ghost", "/nowhere"):
+        raw(metered.url, "GET", path, headers=AUTH)
+    samples = metrics(metered.url, AUTH)
+    requests = "yoi_http_requests_total"
+    worker = "/v1/workers/{worker_id}"
+    assert sample(samples, requests, method="GET", route=worker, status="200") == 2
+    assert sample(samples, requests, method="GET", route=worker, status="404") == 1
+    assert sample(samples, requests, method="GET", route="unmatched", status="404") == 1
+    assert sample(samples, requests, method="POST", route="/v1/workers", status="201") == 1
+    latency = "yoi_http_request_duration_seconds_count"
+    assert sample(samples, latency, method="GET", route=worker) == 3
+    assert sample(samples, "yoi_workers", status="running") == 1
+    # Each turn once: started, then completed (the Runtime's events, counted as committed).
+    assert sample(samples, "yoi_turns_started_total") == 1
+    assert sample(samples, "yoi_turns_ended_total", outcome="completed") == 1
+    writes = "yoi_store_write_duration_seconds_count"
+    assert sample(samples, writes, operation="record_worker_created") == 1
+    assert sample(samples, writes, operation="record_worker_change") >= 2  # input, turn end
+    assert sample(samples, "yoi_http_connections") >= 1
+
+
+def test_metrics_count_open_streams(metered: ServerProcess) -> None:
+    from sse_support import SseReader
+
+    reader = SseReader(metered.url, "/v1/events/stream", headers=AUTH)
+    try:
+        assert reader.status == 200
+        _eventually(lambda: sample(metrics(metered.url, AUTH), "yoi_open_streams") == 1)
+    finally:
+        reader.close()
+    _eventually(lambda: sample(metrics(metered.url, AUTH), "yoi_open_streams") == 0)
+
+
+# --- request ids and logs ---------------------------------------------------------------------
+
+
+def _stderr_after_stop(server: ServerProcess) -> list[str]:
+    assert server.stop() == 0
+    assert server.process.stderr is not None
+    return server.process.stderr.read().splitlines()
+
+
+def test_request_ids_are_echoed_in_headers_error_bodies_and_the_json_access_log() -> None:
+    server = start_server("--store", "memory", "--access-log", "--log-format", "json")
+    given = raw(server.url, "GET", "/v1/workers/ghost", headers={"X-Request-ID": "trace-42.a:b"})
+    assert given.headers["x-request-id"] == "trace-42.a:b"
+    assert given.body["error"]["request_id"] == "trace-42.a:b"
+    for insane in ("two words", "x" * 129, "caf\u00e9", ""):
+        answer = raw(server.url, "GET", "/v1/runtime", headers={"X-Request-ID": insane})
+        assert re.fullmatch(r"[0-9a-f]{32}", answer.headers["x-request-id"]), insane
+    fresh = raw(server.url, "GET", "/v1/health")
+    generated = fresh.headers["x-request-id"]
+    lines = [json.loads(line) for line in _stderr_after_stop(server)]  # every line is JSON
+    access = [line for line in lines if line["logger"].endswith(".access")]
+    by_id = {line["request_id"]: line for line in access}
+    assert by_id["trace-42.a:b"]["message"] == '"GET /v1/workers/ghost HTTP/1.1"'
+    assert by_id["trace-42.a:b"]["status"] == 404
+    assert by_id["trace-42.a:b"]["route"] == "/v1/workers/{worker_id}"
+    assert by_id[generated]["route"] == "/v1/health"
+    assert all(line["level"] == "info" and "duration_ms" in line for line in access)
+    assert any("serving on" in line["message"] for line in lines)
+
+
+def test_the_text_access_log_and_the_log_level() -> None:
+    server = start_server("--store", "memory", "--access-log")
+    raw(server.url, "GET", '/v1/"status=200"', headers={"X-Request-ID": "text-1"})
+    raw(server.url, "GET", "/v1/runtime", headers={"X-Request-ID": "text-2"})
+    lines = _stderr_after_stop(server)
+    logged = [line for line in lines if "request_id=text-2" in line]
+    assert len(logged) == 1
+    assert '"GET /v1/runtime HTTP/1.1" status=200' in logged[0]
+    assert "route=/v1/runtime" in logged[0]
+    forged = next(line for line in lines if "request_id=text-1" in line)
+    assert '"GET /v1/\\"status=200\\" HTTP/1.1" status=404' in forged  # quotes escaped
+    quiet = start_server("--store", "memory", "--log-level", "warning")
+    raw(quiet.url, "GET", "/v1/runtime")
+    assert _stderr_after_stop(quiet) == []  # no access log unless asked; no info line
+
+
+def test_bad_log_flags_are_usage_errors(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    for flags in (["--log-level", "loud"], ["--log-format", "xml"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "yoi_worker_runtime.http_server", "--store=memory", *flags],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 2 and "invalid choice" in result.stderr
