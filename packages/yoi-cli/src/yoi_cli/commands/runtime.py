@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import click
 
-from yoi_cli.features import RuntimeGroup
+from yoi_cli.features import RuntimeGroup, require_runtime_feature
 
 
 @click.group("runtime", cls=RuntimeGroup)
@@ -29,12 +31,19 @@ def runtime_group() -> None:
     type=click.Path(dir_okay=False),
     help="Require the bearer token stored in this file.",
 )
-@click.option("--max-transcript-projection-items", type=click.IntRange(min=1), default=256)
-@click.option("--max-event-batch-items", type=click.IntRange(min=1), default=256)
+@click.option(
+    "--max-transcript-projection-items",
+    type=click.IntRange(1, 1000),
+    default=256,
+    show_default=True,
+)
+@click.option(
+    "--max-event-batch-items", type=click.IntRange(1, 1000), default=256, show_default=True
+)
 @click.option("--max-body-bytes", type=click.IntRange(min=1), default=1 << 20, show_default=True)
 @click.option(
     "--max-event-wait",
-    type=click.FloatRange(min=0),
+    type=click.FloatRange(0, 300),
     default=30.0,
     show_default=True,
     help="Longest long-poll wait in seconds.",
@@ -81,6 +90,42 @@ def runtime_group() -> None:
     show_default=True,
     help="Messages an event stream may hold for a slow reader (then deltas drop, then it lags).",
 )
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error", "critical"]),
+    default="info",
+    show_default=True,
+    help="Log records at this level and above go to stderr.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="One line per record: text, or a JSON object.",
+)
+@click.option(
+    "--access-log", is_flag=True, help="Also log one line per request, with its request id."
+)
+@click.option(
+    "--header-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Seconds a connection gets to send its complete request headers.",
+)
+@click.option(
+    "--keep-alive-timeout",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Seconds a kept-alive connection may idle between requests.",
+)
+@click.option(
+    "--max-connections",
+    type=click.IntRange(min=1),
+    help="Open connections at most  [default: what the descriptor limit leaves room for]",
+)
 def serve_command(
     bind: str | None,
     unix_socket: str | None,
@@ -100,6 +145,12 @@ def serve_command(
     workspace_root: str | None,
     stream_heartbeat: float,
     stream_buffer: int,
+    log_level: str,
+    log_format: Literal["text", "json"],
+    access_log: bool,
+    header_timeout: float,
+    keep_alive_timeout: int,
+    max_connections: int | None,
 ) -> int:
     """Serve a Runtime over REST until SIGTERM or Ctrl-C.
 
@@ -111,7 +162,11 @@ def serve_command(
     Each input on a Worker starts a turn that its profile's engine runs (echo by default;
     --config names real engines, e.g. an OpenAI-compatible server). Its clients are trusted
     backends and local tools (`yoi worker`), never browsers; a backend relays to browsers.
+
+    GET /v1/health (liveness), /v1/ready (readiness) and /v1/metrics (Prometheus) serve an
+    operator; logs go to stderr.
     """
+    require_runtime_feature("yoi runtime serve", "http-server")
     from yoi_worker_runtime import RuntimeLimits, WorkerRuntimeError
     from yoi_worker_runtime.http_server import ServeConfig, ServeError, serve
 
@@ -136,6 +191,12 @@ def serve_command(
         workspace_root=workspace_root,
         stream_heartbeat=stream_heartbeat,
         stream_buffer=stream_buffer,
+        log_level=log_level,
+        log_format=log_format,
+        access_log=access_log,
+        header_timeout=header_timeout,
+        keep_alive_timeout=keep_alive_timeout,
+        max_connections=max_connections,
     )
     try:
         return serve(config)
