@@ -125,8 +125,8 @@ _AFTER = Query(
 def _limit(what: str) -> Query:
     return Query(
         name="limit",
-        description=f"{what}; default: this server's maximum (256 unless configured lower or "
-        f"higher, never above {MAX_PAGE_ITEMS}); over it: 400 limit_too_large",
+        description=f"{what}; default: this server's maximum (256 unless configured, never "
+        f"above {MAX_PAGE_ITEMS}); over it: 400 limit_too_large",
         schema={"type": "integer", "minimum": 1, "maximum": MAX_PAGE_ITEMS},
     )
 
