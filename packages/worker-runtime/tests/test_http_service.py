@@ -149,6 +149,8 @@ def test_metrics_count_requests_by_route_template_turns_workers_and_writes(
         assert client.wait_for_turn("m1", turn, timeout=30).phase == "completed"
     for path in ("/v1/workers/m1", "/v1/workers/m1", "/v1/workers/ghost", "/nowhere"):
         raw(metered.url, "GET", path, headers=AUTH)
+    for method in ("BREW", "WHEN"):  # made-up methods do not grow the label set
+        raw(metered.url, method, "/v1/workers", headers=AUTH)
     samples = metrics(metered.url, AUTH)
     requests = "yoi_http_requests_total"
     worker = "/v1/workers/{worker_id}"
@@ -156,6 +158,7 @@ def test_metrics_count_requests_by_route_template_turns_workers_and_writes(
     assert sample(samples, requests, method="GET", route=worker, status="404") == 1
     assert sample(samples, requests, method="GET", route="unmatched", status="404") == 1
     assert sample(samples, requests, method="POST", route="/v1/workers", status="201") == 1
+    assert sample(samples, requests, method="other", route="/v1/workers", status="405") == 2
     latency = "yoi_http_request_duration_seconds_count"
     assert sample(samples, latency, method="GET", route=worker) == 3
     assert sample(samples, "yoi_workers", status="running") == 1

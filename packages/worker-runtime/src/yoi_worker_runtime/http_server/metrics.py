@@ -4,7 +4,8 @@ Each app has a registry of its own, so two apps in one process never mix their f
 counters count from the moment the app was created.
 
 - ``yoi_http_requests_total{method,route,status}``: requests answered; ``route`` is the route's
-  template (``/v1/workers/{worker_id}``), ``unmatched`` when none matched;
+  template (``/v1/workers/{worker_id}``), ``unmatched`` when none matched; an unusual method
+  counts as ``other``;
 - ``yoi_http_request_duration_seconds{method,route}``: from a request's arrival to its
   answer's status line (for an event stream: until the stream started);
 - ``yoi_http_connections`` and ``yoi_http_connections_closed_total{reason}``: open connections
@@ -42,6 +43,8 @@ from yoi_worker_runtime.runtime import LiveMessage, Runtime
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 #: Route label of a request that matched no route.
 UNMATCHED = "unmatched"
+#: Method labels; any other method counts as ``other`` (a client cannot grow the label set).
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 _TURN_ENDS = {
     "turn_completed": "completed",
@@ -135,6 +138,7 @@ class Metrics:
         runtime.subscribe(self._runtime_message)
 
     def request(self, method: str, route: str, status: int, seconds: float) -> None:
+        method = method if method in _METHODS else "other"
         self._requests.labels(method, route, str(status)).inc()
         self._latency.labels(method, route).observe(seconds)
 
