@@ -9,10 +9,10 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
+from yoi_base.registry import DISABLE_AUTOLOAD_ENV
 from yoi_tools_workspace import MAX_BYTES_ENV
 from yoi_worker_runtime.tools import installed_tools
 from yoi_worker_runtime.tools.arguments import check_schema
-from yoi_worker_runtime.tools.plugins import DISABLE_AUTOLOAD_ENV
 
 NAMES = {"list_files", "read_file", "write_file", "search_files"}
 
