@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -186,23 +187,30 @@ def test_metrics_count_open_streams(metered: ServerProcess) -> None:
 # --- request ids and logs ---------------------------------------------------------------------
 
 
-def _stderr_after_stop(server: ServerProcess) -> list[str]:
-    assert server.stop() == 0
-    assert server.process.stderr is not None
-    return server.process.stderr.read().splitlines()
+@contextlib.contextmanager
+def logging_server(*flags: str) -> Iterator[tuple[ServerProcess, list[str]]]:
+    """A server whose stderr lines (its logs) fill the list once it has stopped."""
+    server = start_server("--store", "memory", *flags)
+    lines: list[str] = []
+    try:
+        yield server, lines
+    finally:
+        assert server.stop() == 0
+        assert server.process.stderr is not None
+        lines += server.process.stderr.read().splitlines()
 
 
 def test_request_ids_are_echoed_in_headers_error_bodies_and_the_json_access_log() -> None:
-    server = start_server("--store", "memory", "--access-log", "--log-format", "json")
-    given = raw(server.url, "GET", "/v1/workers/ghost", headers={"X-Request-ID": "trace-42.a:b"})
-    assert given.headers["x-request-id"] == "trace-42.a:b"
-    assert given.body["error"]["request_id"] == "trace-42.a:b"
-    for insane in ("two words", "x" * 129, "caf\u00e9", ""):
-        answer = raw(server.url, "GET", "/v1/runtime", headers={"X-Request-ID": insane})
-        assert re.fullmatch(r"[0-9a-f]{32}", answer.headers["x-request-id"]), insane
-    fresh = raw(server.url, "GET", "/v1/health")
-    generated = fresh.headers["x-request-id"]
-    lines = [json.loads(line) for line in _stderr_after_stop(server)]  # every line is JSON
+    with logging_server("--access-log", "--log-format", "json") as (server, stderr):
+        ghost = {"X-Request-ID": "trace-42.a:b"}
+        given = raw(server.url, "GET", "/v1/workers/ghost", headers=ghost)
+        assert given.headers["x-request-id"] == "trace-42.a:b"
+        assert given.body["error"]["request_id"] == "trace-42.a:b"
+        for insane in ("two words", "x" * 129, "caf\u00e9", ""):
+            answer = raw(server.url, "GET", "/v1/runtime", headers={"X-Request-ID": insane})
+            assert re.fullmatch(r"[0-9a-f]{32}", answer.headers["x-request-id"]), insane
+        generated = raw(server.url, "GET", "/v1/health").headers["x-request-id"]
+    lines = [json.loads(line) for line in stderr]  # every line is JSON
     access = [line for line in lines if line["logger"].endswith(".access")]
     by_id = {line["request_id"]: line for line in access}
     assert by_id["trace-42.a:b"]["message"] == '"GET /v1/workers/ghost HTTP/1.1"'
@@ -214,19 +222,18 @@ def test_request_ids_are_echoed_in_headers_error_bodies_and_the_json_access_log(
 
 
 def test_the_text_access_log_and_the_log_level() -> None:
-    server = start_server("--store", "memory", "--access-log")
-    raw(server.url, "GET", '/v1/"status=200"', headers={"X-Request-ID": "text-1"})
-    raw(server.url, "GET", "/v1/runtime", headers={"X-Request-ID": "text-2"})
-    lines = _stderr_after_stop(server)
+    with logging_server("--access-log") as (server, lines):
+        raw(server.url, "GET", '/v1/"status=200"', headers={"X-Request-ID": "text-1"})
+        raw(server.url, "GET", "/v1/runtime", headers={"X-Request-ID": "text-2"})
     logged = [line for line in lines if "request_id=text-2" in line]
     assert len(logged) == 1
     assert '"GET /v1/runtime HTTP/1.1" status=200' in logged[0]
     assert "route=/v1/runtime" in logged[0]
     forged = next(line for line in lines if "request_id=text-1" in line)
     assert '"GET /v1/\\"status=200\\" HTTP/1.1" status=404' in forged  # quotes escaped
-    quiet = start_server("--store", "memory", "--log-level", "warning")
-    raw(quiet.url, "GET", "/v1/runtime")
-    assert _stderr_after_stop(quiet) == []  # no access log unless asked; no info line
+    with logging_server("--log-level", "warning") as (quiet, quiet_lines):
+        raw(quiet.url, "GET", "/v1/runtime")
+    assert quiet_lines == []  # no access log unless asked; no info line
 
 
 def test_bad_log_flags_are_usage_errors(tmp_path: Path) -> None:
