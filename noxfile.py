@@ -25,9 +25,10 @@ nox.options.reuse_existing_virtualenvs = False
 nox.options.sessions = ["tests", "lint", "typecheck", "wheels", "postgres", "ci-config"]
 
 TEST_TOOLS = ["pytest>=8", "hypothesis>=6.100"]
-#: Extra test-only tools a feature needs (the OpenAPI conformance check, for instance).
+#: Extra test-only tools a feature needs (the OpenAPI conformance check and a client generated
+#: from the committed document, for instance).
 FEATURE_TEST_TOOLS = {
-    ("worker-runtime", "http-server"): ["schemathesis>=4"],
+    ("worker-runtime", "http-server"): ["schemathesis>=4", "openapi-python-client>=0.21"],
 }
 #: Local sibling packages each package (and each of its extras) depends on.
 LOCAL_DEPENDENCIES: dict[str, dict[str, list[str]]] = {

@@ -31,6 +31,7 @@ def main() -> None:
     runtime = [sys.executable, "-m", "yoi_worker_runtime.http_server", "--store", "memory"]
     servers = {
         "runtime on h11 + asyncio (old)": [*runtime, "--http", "h11", "--loop", "asyncio"],
+        "runtime on h11 + uvloop": [*runtime, "--http", "h11", "--loop", "uvloop"],
         "runtime on httptools + uvloop": [*runtime, "--http", "httptools", "--loop", "uvloop"],
     }
     with tempfile.TemporaryDirectory() as directory:

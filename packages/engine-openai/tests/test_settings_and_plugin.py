@@ -5,15 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from yoi_base.registry import registry
 from yoi_engine_openai.engine import OpenAIEngine
 from yoi_engine_openai.options import OpenAIOptions, parse_options
 from yoi_worker_runtime.engines import EngineConfigError, EngineSettings, engine_providers
-from yoi_worker_runtime.engines.plugins import engine_distributions
+from yoi_worker_runtime.engines.plugins import ENGINES
 
 
 def test_the_openai_engine_is_registered_by_this_distribution() -> None:
     provider = engine_providers()["openai"]
-    assert engine_distributions()["openai"] == "yoi-engine-openai"
+    assert registry(ENGINES).registered["openai"].distribution == "yoi-engine-openai"
     assert provider.create is not None
     engine = provider.create(EngineSettings(model="m", base_url="http://127.0.0.1:9/v1"))
     assert isinstance(engine, OpenAIEngine)

@@ -133,4 +133,34 @@ def post_json(url: str, path: str, document: object, token: str | None = None) -
     return raw(url, "POST", path, json.dumps(document).encode(), headers)
 
 
+#: The samples of ``GET /v1/metrics``: (name, labels) -> value.
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def metrics(url: str, headers: dict[str, str] | None = None) -> Samples:
+    """Every sample ``GET /v1/metrics`` answers, parsed by prometheus-client's own parser."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
+    try:
+        connection.request("GET", "/v1/metrics", headers=headers or {})
+        response = connection.getresponse()
+        text = response.read().decode()
+    finally:
+        connection.close()
+    assert response.status == 200, text
+    assert response.getheader("content-type") == "text/plain; version=0.0.4; charset=utf-8"
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def sample(samples: Samples, name: str, **labels: str) -> float:
+    """One sample's value (0 when absent: a counter nothing has counted yet)."""
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
 TASK = {"intent": {"kind": "task", "objective": "review"}, "profile": {"kind": "runtime_default"}}

@@ -21,6 +21,7 @@ from yoi_worker_runtime import (
 HEAVY_MODULES = (
     "starlette",
     "uvicorn",
+    "prometheus_client",
     "anyio",
     "click",
     "yoi_pod_store",
@@ -67,7 +68,7 @@ def test_without_fs_store_the_stores_are_absent_and_persistence_names_the_extra(
 
 @pytest.mark.without_feature("http-server")
 def test_without_http_server_starlette_is_absent_and_the_server_names_the_extra() -> None:
-    for module in ("starlette", "uvicorn"):
+    for module in ("starlette", "uvicorn", "prometheus_client"):
         with pytest.raises(ImportError):
             importlib.import_module(module)
     assert not feature_installed("http-server")

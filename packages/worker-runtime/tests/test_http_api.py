@@ -189,7 +189,8 @@ def test_every_error_is_typed_json_with_its_status(server: ServerProcess) -> Non
         assert (answer.status, answer.code) == (status, code), answer.body
         assert answer.headers["content-type"] == "application/json"
         assert set(answer.body) == {"error"}
-        assert set(answer.body["error"]) == {"code", "message"}
+        assert set(answer.body["error"]) == {"code", "message", "request_id"}
+        assert answer.body["error"]["request_id"] == answer.headers["x-request-id"]
     assert "allowed: " in cases[2][0].body["error"]["message"]
     assert "POST" in cases[2][0].headers["allow"]
 

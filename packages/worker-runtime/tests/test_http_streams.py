@@ -159,6 +159,7 @@ def test_disconnects_and_resumes_under_load_miss_and_repeat_nothing(
     assert received == list(range(1, len(received) + 1)), f"replay with YOI_TEST_SEED={seed}"
 
 
+@pytest.mark.feature("fs-store")
 def test_a_resume_after_a_restart_replays_from_the_store(tmp_path: Path) -> None:
     flags = ("--store", f"fs://{tmp_path / 'data'}", "--runtime-id", "rt-sse")
     for server in start(tmp_path, *flags):
@@ -174,6 +175,7 @@ def test_a_resume_after_a_restart_replays_from_the_store(tmp_path: Path) -> None
     assert frames[0].event == "worker_created"
 
 
+@pytest.mark.feature("fs-store")
 def test_the_client_stream_reconnects_across_a_server_restart(tmp_path: Path) -> None:
     flags = ("--store", f"fs://{tmp_path / 'data'}", "--runtime-id", "rt-sse", "--bind")
     servers = start(tmp_path, *flags, "127.0.0.1:0")

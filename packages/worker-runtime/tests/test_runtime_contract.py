@@ -383,6 +383,78 @@ def test_a_blank_reason_falls_back_to_the_default_message(runtime: Runtime) -> N
     assert runtime.worker_detail(ref).status_reason is None
 
 
+# --- text: lone surrogates --------------------------------------------------------------------
+
+#: A lone UTF-16 surrogate, as JSON's "\\ud800" decodes: not text, and no store can write it.
+SURROGATE = "\ud800"
+
+
+@pytest.mark.parametrize(
+    ("request_", "field"),
+    [
+        (task(objective=SURROGATE), "intent.objective"),
+        (
+            CreateWorkerRequest(
+                intent=AssistantIntent(purpose=SURROGATE), profile=BuiltinProfile(value="none")
+            ),
+            "intent.purpose",
+        ),
+        (
+            CreateWorkerRequest(
+                intent=RoleIntent(role="r", purpose=f"a{SURROGATE}b"),
+                profile=BuiltinProfile(value="none"),
+            ),
+            "intent.purpose",
+        ),
+        (
+            CreateWorkerRequest(intent=AssistantIntent(), profile=NamedProfile(value=SURROGATE)),
+            "profile.value",
+        ),
+        (task(config_bundle=ConfigBundleRef(id=SURROGATE)), "config_bundle.id"),
+        (
+            task(requested_capabilities=(RequestedCapability(name="shell", reason=SURROGATE),)),
+            r"requested_capabilities\[0\].reason",
+        ),
+        (
+            task(workspace_refs=(ResourceRef(name="n", reference=SURROGATE),)),
+            r"workspace_refs\[0\].reference",
+        ),
+        (task(mount_refs=(ResourceRef(name=SURROGATE, reference="r"),)), r"mount_refs\[0\].name"),
+    ],
+)
+def test_a_lone_surrogate_in_any_text_of_a_create_is_refused_naming_it(
+    runtime: Runtime, request_: CreateWorkerRequest, field: str
+) -> None:
+    before = runtime.summary()
+    with pytest.raises(
+        InvalidRequest, match=rf"\$\.{field}: contains a lone surrogate \(U\+D800\)"
+    ):
+        runtime.create_worker(request_)
+    assert runtime.summary() == before
+
+
+def test_a_lone_surrogate_in_input_or_a_reason_is_refused_and_writes_nothing(
+    runtime: Runtime,
+) -> None:
+    ref = runtime.create_worker(task(name="reviewer")).worker_ref
+    with pytest.raises(InvalidRequest, match=r"\$\.content: contains a lone surrogate"):
+        runtime.send_input(ref, user(f"caf{SURROGATE}"))
+    with pytest.raises(InvalidRequest, match=r"\$\.reason: contains a lone surrogate"):
+        runtime.stop_worker(ref, reason=SURROGATE)
+    with pytest.raises(InvalidRequest, match=r"\$\.reason: contains a lone surrogate"):
+        runtime.cancel_worker(ref, reason=SURROGATE)
+    assert runtime.worker_detail(ref).transcript_len == 0
+    assert runtime.worker_detail(ref).status == "running"
+    assert runtime.summary().last_event_id == 2
+    # A surrogate pair is one real character, and welcome.
+    assert runtime.send_input(ref, user("\U0001f600")).transcript_sequence == 1
+
+
+def test_a_display_name_with_a_lone_surrogate_is_refused(open_runtime: OpenRuntime) -> None:
+    with pytest.raises(InvalidRequest, match=r"display name contains a lone surrogate"):
+        open_runtime(display_name=f"bad{SURROGATE}")
+
+
 # --- stop runtime -----------------------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ import json
 import queue
 import signal
 import subprocess
+import sys
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -119,3 +120,53 @@ def test_without_the_extra_runtime_commands_name_what_to_install(yoi: YoiRunner)
         assert result.exit_code == 1, result.stderr
         assert "yoi-cli[runtime]" in result.stderr
         assert "Traceback" not in result.stderr
+
+
+#: The Runtime's core, importable without its extras (starlette, uvicorn, the stores).
+RUNTIME_CORE = Path(__file__).parents[2] / "worker-runtime" / "src"
+
+
+@pytest.mark.without_feature("runtime")
+def test_with_the_runtime_core_alone_serve_names_what_to_install_and_worker_runs(
+    yoi: YoiRunner, yoi_env: dict[str, str]
+) -> None:
+    env = {"PYTHONPATH": str(RUNTIME_CORE)}
+    core = "import yoi_worker_runtime.client; import starlette"
+    probe = subprocess.run(
+        [sys.executable, "-c", core], env={**yoi_env, **env}, capture_output=True, text=True
+    )
+    assert "No module named 'starlette'" in probe.stderr  # the core imports, the server's not
+    result = yoi("runtime", "serve", "--store", "memory", env=env)
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "needs the http-server feature of yoi-worker-runtime" in result.stderr
+    assert "pip install 'yoi-cli[runtime]'" in result.stderr
+    assert "Traceback" not in result.stderr
+    # yoi worker needs only the core and its client: it goes as far as the (absent) server.
+    result = yoi("worker", "--url", "http://127.0.0.1:1", "list", env=env)
+    assert result.exit_code == 1
+    assert "cannot reach the Runtime" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.feature("runtime")
+def test_serve_logs_flags_reach_the_server(yoi_env: dict[str, str]) -> None:
+    args = ("--store", "memory", "--log-format", "json", "--access-log", "--header-timeout", "2")
+    with serving(yoi_env, *args) as (process, ready):
+        url, headers = ready["url"] + "/v1/ready", {"X-Request-ID": "cli-check"}
+        request = urllib.request.Request(url, headers=headers)  # noqa: S310 - loopback test URL
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            assert response.headers["X-Request-ID"] == "cli-check"
+            assert json.loads(response.read()) == {"status": "ready"}
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        assert process.stderr is not None
+        lines = [json.loads(line) for line in process.stderr.read().splitlines()]
+    access = [line for line in lines if line.get("request_id") == "cli-check"]
+    assert access and access[0]["route"] == "/v1/ready" and access[0]["status"] == 200
+
+
+@pytest.mark.feature("runtime")
+def test_serve_refuses_limits_over_the_documented_maxima(yoi: YoiRunner) -> None:
+    result = yoi("runtime", "serve", "--store", "memory", "--max-event-batch-items", "1001")
+    assert result.exit_code == 2
+    assert "1001 is not in the range 1<=x<=1000" in result.stderr

@@ -27,6 +27,7 @@ from yoi_worker_runtime.errors import (
     WorkerRuntimeError,
 )
 
+
 class Adoptive(Protocol):
     """What adoption needs of a Runtime."""
 

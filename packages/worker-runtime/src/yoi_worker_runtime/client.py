@@ -34,7 +34,7 @@ from urllib.parse import quote, unquote, urlencode, urlsplit
 import attrs
 
 from yoi_worker_runtime import errors
-from yoi_worker_runtime.codec import from_json, to_json
+from yoi_worker_runtime.codec import check_model, from_json, text_problem, to_json
 from yoi_worker_runtime.errors import WorkerRuntimeError
 from yoi_worker_runtime.model import (
     CreateWorkerRequest,
@@ -231,9 +231,13 @@ class RuntimeClient:
         *,
         query: dict[str, str] | None = None,
         extra_timeout: float = 0.0,
+        also_ok: tuple[int, ...] = (),
     ) -> Any:
-        """One request; returns the decoded JSON body of a 2xx answer, raises a typed error
-        otherwise. GETs are retried once on a kept-alive connection the server had closed."""
+        """One request; returns the decoded JSON body of a 2xx answer (or of a status in
+        ``also_ok``), raises a typed error otherwise. GETs are retried once on a kept-alive
+        connection the server had closed."""
+        for key, value in (query or {}).items():
+            _check_text(value, f"query parameter {key}")
         target = self._prefix + path + ("?" + urlencode(query) if query else "")
         headers = {"Accept": "application/json"}
         payload = None
@@ -268,7 +272,7 @@ class RuntimeClient:
             self._last_used = time.monotonic()
             if response.will_close:
                 self.close()
-            if 200 <= response.status < 300:
+            if 200 <= response.status < 300 or response.status in also_ok:
                 return json.loads(data)
             raise _error_from(response.status, data)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -279,8 +283,15 @@ class RuntimeClient:
     # --- the API ------------------------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:
-        """``GET /v1/health`` (needs no token)."""
-        result: dict[str, Any] = self.request("GET", "/v1/health")
+        """``GET /v1/health`` (needs no token): ``{"status": "ok"}``, or ``"stopped"`` with a
+        ``reason`` once the Runtime has stopped."""
+        result: dict[str, Any] = self.request("GET", "/v1/health", also_ok=(503,))
+        return result
+
+    def ready(self) -> dict[str, Any]:
+        """``GET /v1/ready`` (needs no token): ``{"status": "ready"}``, or why not (``starting``,
+        ``stopping``, ``stopped``, ``store_failing``) with a ``reason``."""
+        result: dict[str, Any] = self.request("GET", "/v1/ready", also_ok=(503,))
         return result
 
     def openapi(self) -> dict[str, Any]:
@@ -315,7 +326,7 @@ class RuntimeClient:
         return from_json(WorkerPage, self.request("GET", "/v1/workers", query=query or None))
 
     def create_worker(self, request: CreateWorkerRequest) -> WorkerDetail:
-        answer = self.request("POST", "/v1/workers", to_json(request))
+        answer = self.request("POST", "/v1/workers", _body(request))
         return from_json(WorkerDetail, answer["worker"])
 
     def worker_detail(self, worker_id: str) -> WorkerDetail:
@@ -335,7 +346,7 @@ class RuntimeClient:
             else WorkerInput(kind=kind, content=content, on_busy=on_busy)
         )
         answer = self.request(
-            "POST", f"/v1/workers/{_segment(worker_id)}/input", to_json(worker_input)
+            "POST", f"/v1/workers/{_segment(worker_id)}/input", _body(worker_input)
         )
         return from_json(WorkerInteractionAck, answer["ack"])
 
@@ -346,20 +357,20 @@ class RuntimeClient:
         return self._finish(worker_id, "cancel", reason)
 
     def _finish(self, worker_id: str, action: str, reason: str | None) -> WorkerLifecycleAck:
-        body = to_json(LifecycleRequest(reason=reason))
+        body = _body(LifecycleRequest(reason=reason))
         answer = self.request("POST", f"/v1/workers/{_segment(worker_id)}/{action}", body)
         return from_json(WorkerLifecycleAck, answer["ack"])
 
     def interrupt_turn(self, worker_id: str, *, drop_queued: bool = False) -> TurnInterruptAck:
         """End the Worker's running turn as interrupted (the Worker keeps running)."""
-        body = to_json(InterruptRequest(drop_queued=drop_queued))
+        body = _body(InterruptRequest(drop_queued=drop_queued))
         answer = self.request("POST", f"/v1/workers/{_segment(worker_id)}/interrupt", body)
         return from_json(TurnInterruptAck, answer["ack"])
 
     def turn(self, worker_id: str, turn_id: str, *, wait: float = 0.0) -> TurnDetail:
         """A turn of the Worker; with ``wait`` the server holds the request (at most its
         ``--max-event-wait``) until the turn ends."""
-        path = f"/v1/workers/{_segment(worker_id)}/turns/{_segment(turn_id)}"
+        path = f"/v1/workers/{_segment(worker_id)}/turns/{_segment(turn_id, 'turn id')}"
         query = {"wait": repr(float(wait))} if wait else None
         return self._get(TurnDetail, "turn", path, query=query, extra_timeout=wait)
 
@@ -513,8 +524,22 @@ def _read_events(response: http.client.HTTPResponse, url: str) -> Iterator[Strea
         kind, data = "message", ""
 
 
-def _segment(worker_id: str) -> str:
-    return quote(worker_id, safe="")
+def _body(request: object) -> Any:
+    """A request model as JSON, checked first: a request the server would refuse is not sent."""
+    check_model(request)
+    return to_json(request)
+
+
+def _check_text(value: str, what: str) -> None:
+    problem = text_problem(value)
+    if problem is not None:
+        raise errors.InvalidRequest(f"{what} {problem}")
+
+
+def _segment(value: str, what: str = "worker id") -> str:
+    """A path parameter, percent-encoded (as UTF-8, so it must be text)."""
+    _check_text(value, what)
+    return quote(value, safe="")
 
 
 def _reason(exc: BaseException) -> str:

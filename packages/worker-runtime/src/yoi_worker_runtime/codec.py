@@ -30,8 +30,29 @@ from yoi_worker_runtime.errors import InvalidRequest
 T = TypeVar("T")
 
 
+#: A string that holds something besides whitespace. Whitespace is listed code point by code
+#: point (what JavaScript's ``\s`` and Python's ``\s`` match, together), never as ``\s``: the
+#: two differ (U+001C..U+001F and U+0085 count in Python only, U+FEFF in JavaScript only), and a
+#: document's pattern must mean here what it means to a validator in any language.
+NON_BLANK_PATTERN = (
+    r"[^\u0009-\u000d\u001c-\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f"
+    r"\u3000\ufeff]"
+)
+#: A UTF-16 surrogate on its own (JSON's ``"\ud800"``): not a character, so not text.
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
 class ShapeError(ValueError):
     """A JSON value has the wrong shape; the message is shown to the caller as is."""
+
+
+def text_problem(value: str) -> str | None:
+    """What keeps ``value`` from being Unicode text, if anything: the rule every string of
+    every model follows (from JSON, from Python callers, in the client)."""
+    found = _LONE_SURROGATE.search(value)
+    if found is None:
+        return None
+    return f"contains a lone surrogate (U+{ord(found.group()):04X}), which is not text"
 
 
 def _type_name(value: object) -> str:
@@ -53,6 +74,9 @@ def _type_name(value: object) -> str:
 def _structure_str(value: object, _: type) -> str:
     if not isinstance(value, str):
         raise ShapeError(f"expected a string, got {_type_name(value)}")
+    problem = text_problem(value)
+    if problem is not None:
+        raise ShapeError(problem)
     return value
 
 
@@ -114,7 +138,7 @@ def _check_field(value: object, keywords: Mapping[str, Any]) -> str | None:
             return "must not be empty"
         pattern = keywords.get("pattern")
         if pattern is not None and re.search(pattern, value) is None:
-            if pattern == r"\S":
+            if pattern == NON_BLANK_PATTERN:
                 return "must not be blank"
             return f"must match {pattern}, got {value!r}"
     return None
@@ -263,29 +287,34 @@ def to_json(value: object) -> Any:
     return converter.unstructure(value)
 
 
-_LEAF_TYPES = (str, int, bool, float)
+#: Field types whose values hold no text: nothing to check in them without schema keywords.
+_TEXTLESS_TYPES = (int, bool, float)
 
 
 @cache
 def _field_plan(
     cls: type[Any],
-) -> tuple[tuple[str, Callable[[object], str | None] | None, Mapping[str, Any], bool], ...]:
-    """Per class, once: each field's check, its schema keywords, and whether to look inside."""
+) -> tuple[tuple[str, Callable[[object], str | None] | None, Mapping[str, Any]], ...]:
+    """Per class, once: the fields that can hold text or carry a check, with their check and
+    schema keywords."""
     attrs.resolve_types(cls)
     plan = []
     for field in attrs.fields(cls):
-        leaf = field.type in _LEAF_TYPES or _is_literal(field.type)
         keywords = field.metadata.get("json_schema", {})
         check = field.metadata.get("check")
-        if check is None and not keywords and leaf:
+        if check is None and not keywords and field.type in _TEXTLESS_TYPES:
             continue
-        plan.append((field.name, check, keywords, not leaf))
+        plan.append((field.name, check, keywords))
     return tuple(plan)
 
 
 def model_problems(value: object, path: str = "$") -> list[str]:
-    """What breaks the schema keywords and checks in an already built model value (for Python
-    callers, who skip ``from_json``): the same rules and messages ``from_json`` applies."""
+    """What breaks the schema keywords, checks and the text rule in an already built model value
+    (for Python callers, who skip ``from_json``): the same rules and messages ``from_json``
+    applies."""
+    if isinstance(value, str):
+        problem = text_problem(value)
+        return [f"{path}: {problem}"] if problem is not None else []
     problems: list[str] = []
     if isinstance(value, tuple):
         for index, item in enumerate(value):
@@ -294,9 +323,13 @@ def model_problems(value: object, path: str = "$") -> list[str]:
     cls = type(value)
     if not attrs.has(cls):
         return problems
-    for name, check, keywords, nested in _field_plan(cls):
+    for name, check, keywords in _field_plan(cls):
         item = getattr(value, name)
         if item is None:
+            continue
+        inner = model_problems(item, f"{path}.{name}")
+        if inner:
+            problems += inner
             continue
         if check is not None:
             problem = check(item)
@@ -306,8 +339,6 @@ def model_problems(value: object, path: str = "$") -> list[str]:
             problem = None
         if problem is not None:
             problems.append(f"{path}.{name}: {problem}")
-        if nested:
-            problems += model_problems(item, f"{path}.{name}")
     return problems
 
 

@@ -1,10 +1,11 @@
 """Optional features: whether one is installed, and the clear error a missing one gives.
 
 ``fs-store`` (persistence through yoi-pod-store and yoi-session-store) lives in
-``yoi_worker_runtime.store_backed``; ``http-server`` (the REST adapter on starlette and uvicorn)
-in ``yoi_worker_runtime.http_server``. Each of those calls :func:`require_feature` before its own
-imports, so importing it without the extra raises FeatureNotInstalled (an ImportError) naming the
-extra to install. This module imports neither: it sits below both, so they can use it.
+``yoi_worker_runtime.store_backed``; ``http-server`` (the REST adapter on starlette and uvicorn,
+with prometheus-client for its metrics) in ``yoi_worker_runtime.http_server``. Each of those
+calls :func:`require_feature` before its own imports, so importing it without the extra raises
+FeatureNotInstalled (an ImportError) naming the extra to install. This module imports neither:
+it sits below both, so they can use it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from yoi_worker_runtime.errors import FeatureNotInstalled
 #: The importable modules each extra provides.
 FEATURE_MODULES: dict[str, tuple[str, ...]] = {
     "fs-store": ("yoi_pod_store", "yoi_session_store"),
-    "http-server": ("starlette", "uvicorn"),
+    "http-server": ("starlette", "uvicorn", "prometheus_client"),
 }
 
 

@@ -16,6 +16,7 @@ from typing import Any, Literal, TypeAlias
 
 import attrs
 
+from yoi_worker_runtime.codec import NON_BLANK_PATTERN
 from yoi_worker_runtime.errors import InvalidWorkerId
 from yoi_worker_runtime.ids import WORKER_NAME_PATTERN, validate_worker_name
 from yoi_worker_runtime.timestamps import TIMESTAMP_PATTERN
@@ -69,14 +70,13 @@ def _schema(
     return metadata
 
 
-_NON_BLANK = r"\S"
 _TIMESTAMP = _schema("RFC 3339 UTC time with milliseconds", pattern=TIMESTAMP_PATTERN)
-_ID = _schema(minLength=1, pattern=_NON_BLANK)
+_ID = _schema(minLength=1, pattern=NON_BLANK_PATTERN)
 
 
 def _text(description: str) -> dict[str, Any]:
     """Metadata of a string that must hold something besides whitespace."""
-    return _schema(f"{description}; not blank", minLength=1, pattern=_NON_BLANK)
+    return _schema(f"{description}; not blank", minLength=1, pattern=NON_BLANK_PATTERN)
 
 
 def _check_worker_name(value: object) -> str | None:
@@ -502,6 +502,10 @@ class ErrorDetail:
             "worker_hosted_elsewhere / worker_orphaned: the REST URL that Runtime advertises "
             "(null when it advertises none)"
         ),
+    )
+    request_id: str | None = attrs.field(
+        default=None,
+        metadata=_schema("The request's id, as in its X-Request-ID response header"),
     )
 
 

@@ -29,7 +29,7 @@ from typing import ParamSpec, TypeAlias, TypedDict, TypeVar
 import attrs
 
 from yoi_worker_runtime.adoption import Adopter, AdoptionPolicy
-from yoi_worker_runtime.codec import check_model
+from yoi_worker_runtime.codec import check_model, text_problem
 from yoi_worker_runtime.commits import CommitObserver, CommitPipeline, SharedExclusive, store_call
 from yoi_worker_runtime.engines.contract import (
     AssistantMessage,
@@ -73,6 +73,7 @@ from yoi_worker_runtime.model import (
     EventCursor,
     EventKind,
     InputKind,
+    LifecycleRequest,
     RuntimeDiagnostic,
     RuntimeEvent,
     RuntimeLifecycleAck,
@@ -136,6 +137,7 @@ class RuntimeOptions(TypedDict, total=False):
     tools: Mapping[str, Tool] | None
     workspace_root: Path | None
     adoption: AdoptionPolicy | None
+    wrap_persistence: Callable[[RuntimePersistence], RuntimePersistence] | None
 
 
 #: What a Runtime's listeners receive, in commit order: every event, and live text deltas.
@@ -456,6 +458,7 @@ class Runtime:
         tools: Mapping[str, Tool] | None = None,
         workspace_root: Path | None = None,
         adoption: AdoptionPolicy | None = None,
+        wrap_persistence: Callable[[RuntimePersistence], RuntimePersistence] | None = None,
     ) -> Runtime:
         """Open a Runtime: restore it from ``persistence`` or start a fresh one (event 1 is
         ``runtime_started``). Without ``persistence`` it lives in memory only.
@@ -473,11 +476,17 @@ class Runtime:
         ``runtime_id`` must follow the Worker name rule; a fresh Runtime without one gets a
         generated id. When the store already holds a Runtime, a given ``runtime_id`` must match
         it and the stored display name is kept. The Runtime owns ``persistence`` from here on:
-        it closes it in :meth:`close`, and at once if opening fails.
+        it closes it in :meth:`close`, and at once if opening fails. ``wrap_persistence``, when
+        given, receives that persistence first and returns the one the Runtime uses (to
+        measure or watch it, say; the REST server times every write this way).
 
         With ``adoption``, the Runtime takes over the Workers of Runtimes sharing its store
         whose hosting lease lapsed (see :mod:`yoi_worker_runtime.adoption`).
         """
+        if wrap_persistence is not None:
+            persistence = wrap_persistence(
+                persistence if persistence is not None else MemoryPersistence()
+            )
         runtime = cls._open(
             runtime_id=runtime_id,
             display_name=display_name,
@@ -517,6 +526,8 @@ class Runtime:
             not isinstance(display_name, str) or not display_name.strip()
         ):
             raise InvalidRequest("display name must not be blank")
+        if display_name is not None and (problem := text_problem(display_name)) is not None:
+            raise InvalidRequest(f"display name {problem}")
         config = config if config is not None else RuntimeConfig()
         engines = EngineSet(config, engine_providers)
         toolbox = ToolBox(
@@ -1900,6 +1911,7 @@ class Runtime:
     ) -> WorkerLifecycleAck:
         if reason is not None and not isinstance(reason, str):
             raise InvalidRequest("reason must be a string")
+        check_model(LifecycleRequest(reason=reason))
         reason = reason.strip() if reason is not None and reason.strip() else None
         with self._worker_change(ref.worker_id):
             with self._state:

@@ -25,6 +25,19 @@ def require_runtime(what: str) -> None:
         )
 
 
+def require_runtime_feature(what: str, feature: str) -> None:
+    """Fail naming the extra when the Runtime is installed without one of its features (its
+    server, say): ``yoi worker`` needs the core only, ``yoi runtime serve`` more."""
+    from yoi_worker_runtime.features import missing_modules
+
+    missing = missing_modules(feature)
+    if missing:
+        raise click.ClickException(
+            f"{what} needs the {feature} feature of yoi-worker-runtime ({', '.join(missing)} "
+            f"not installed); install it with: {RUNTIME_EXTRA_HINT}"
+        )
+
+
 class RuntimeCommand(click.Command):
     """A command that needs the Runtime: without it, running it names the extra to install
     (its help still works)."""

@@ -1,16 +1,24 @@
 """``python -m yoi_worker_runtime.http_server``: the REST server without the ``yoi`` command.
 
 The flags are those of ``yoi runtime serve``. Exit codes: 0 after a graceful stop, 2 for a bad
-option, 1 when the store cannot be opened or the address cannot be bound.
+option, 1 when the store cannot be opened or the address cannot be bound. ``--print-openapi``
+prints the OpenAPI document (the committed ``openapi.json``) and exits.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 
 from yoi_worker_runtime.errors import WorkerRuntimeError
+from yoi_worker_runtime.http_server.connections import (
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_KEEP_ALIVE_TIMEOUT,
+)
+from yoi_worker_runtime.http_server.logs import LOG_FORMATS, LOG_LEVELS
+from yoi_worker_runtime.http_server.openapi import openapi_document, render_document
 from yoi_worker_runtime.http_server.serve import DEFAULT_BIND, ServeConfig, ServeError, serve
 from yoi_worker_runtime.model import RuntimeLimits
 
@@ -33,10 +41,24 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _timeout(text: str) -> float:
+    value = _seconds(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, got {text!r}")
+    return value
+
+
 def _heartbeat(text: str) -> float:
     value = _seconds(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1 second, got {text!r}")
+    return value
+
+
+def _rate(text: str) -> float:
+    value = float(text)
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text}")
     return value
 
 
@@ -63,11 +85,25 @@ def parser() -> argparse.ArgumentParser:
     parse.add_argument("--workspace-root", metavar="DIR")
     parse.add_argument("--http", choices=("auto", "h11", "httptools"), default="auto")
     parse.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto")
+    parse.add_argument("--log-level", choices=LOG_LEVELS, default="info")
+    parse.add_argument("--log-format", choices=LOG_FORMATS, default="text")
+    parse.add_argument("--access-log", action="store_true", help="one log line per request")
+    parse.add_argument("--header-timeout", type=_timeout, default=DEFAULT_HEADER_TIMEOUT)
+    parse.add_argument("--keep-alive-timeout", type=_positive, default=DEFAULT_KEEP_ALIVE_TIMEOUT)
+    parse.add_argument("--max-connections", type=_positive)
+    parse.add_argument("--advertise-url", metavar="URL", help="REST URL other Runtimes send to")
+    parse.add_argument("--adopt", action="store_true", help="take over orphaned Workers")
+    parse.add_argument("--adopt-rate", type=_rate, default=20.0, metavar="PER_SECOND")
+    parse.add_argument("--wait-for-lease", action="store_true")
+    parse.add_argument("--print-openapi", action="store_true", help="print the API document")
     return parse
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.print_openapi:
+        sys.stdout.write(render_document(openapi_document()))
+        return 0
     config = ServeConfig(
         bind=args.bind,
         unix_socket=args.unix_socket,
@@ -92,6 +128,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         workspace_root=args.workspace_root,
         http=args.http,
         loop=args.loop,
+        log_level=args.log_level,
+        log_format=args.log_format,
+        access_log=args.access_log,
+        header_timeout=args.header_timeout,
+        keep_alive_timeout=args.keep_alive_timeout,
+        max_connections=args.max_connections,
+        advertise_url=args.advertise_url,
+        adopt=args.adopt,
+        adopt_rate=args.adopt_rate,
+        wait_for_lease=args.wait_for_lease,
     )
     try:
         return serve(config)

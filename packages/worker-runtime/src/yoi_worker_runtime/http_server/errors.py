@@ -88,5 +88,8 @@ class ApiError(Exception):
             message = hide_absolute_paths(message)
         return cls(code, message, fields=error.fields())
 
-    def body(self) -> dict[str, dict[str, str | None]]:
-        return {"error": {"code": self.code, "message": self.message, **self.fields}}
+    def body(self, request_id: str | None = None) -> dict[str, dict[str, str | None]]:
+        detail: dict[str, str | None] = {"code": self.code, "message": self.message, **self.fields}
+        if request_id is not None:
+            detail["request_id"] = request_id
+        return {"error": detail}

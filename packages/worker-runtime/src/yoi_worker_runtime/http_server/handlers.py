@@ -28,7 +28,9 @@ from starlette.responses import Response, StreamingResponse
 
 from yoi_worker_runtime.codec import to_json
 from yoi_worker_runtime.http_server.errors import ApiError
-from yoi_worker_runtime.http_server.options import AppOptions, ShutdownFlag
+from yoi_worker_runtime.http_server.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from yoi_worker_runtime.http_server.metrics import Metrics
+from yoi_worker_runtime.http_server.options import AppOptions, ServerState
 from yoi_worker_runtime.http_server.streams import StreamHub
 from yoi_worker_runtime.model import (
     EventBatch,
@@ -62,18 +64,19 @@ class Service:
         self,
         runtime: Runtime,
         options: AppOptions,
-        shutdown: ShutdownFlag,
+        state: ServerState,
         openapi: dict[str, Any],
     ) -> None:
         self.runtime = runtime
         self.options = options
-        self.shutdown = shutdown
+        self.state = state
         #: The OpenAPI document this server answers with.
         self.openapi = openapi
         self._wait_limiter: anyio.CapacityLimiter | None = None
         self._inline_mutations = runtime.backend == "memory"
         self.hub = StreamHub(runtime, capacity=options.stream_buffer)
-        shutdown.on_set(self.hub.close)
+        state.on_shutdown(self.hub.close)
+        self.metrics = Metrics(runtime, self.hub, state)
 
     async def mutate(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a Runtime mutation in a worker thread: store I/O never blocks the event loop."""
@@ -96,7 +99,7 @@ class Service:
             result = await anyio.to_thread.run_sync(
                 partial(slice_of, step), limiter=self._wait_limiter
             )
-            if done(result) or remaining <= _WAIT_SLICE or self.shutdown.is_set():
+            if done(result) or remaining <= _WAIT_SLICE or self.state.stopping():
                 return result
             if self.runtime.status == "stopped" or self.runtime.closed:
                 return result
@@ -128,8 +131,70 @@ class Call:
         return self.worker_ref
 
 
-async def health(call: Call) -> dict[str, str]:
-    return {"status": "ok"}
+@attrs.frozen
+class WithStatus:
+    """An answer whose status the handler chooses (a probe's 200 or 503)."""
+
+    status: int
+    body: dict[str, str]
+
+
+def _stopped(runtime: Runtime) -> str | None:
+    """Why the Runtime no longer serves, if it does not."""
+    lost = runtime.lease_lost_reason
+    if lost is not None:
+        return (
+            f"runtime {runtime.runtime_id} lost its hosting lease ({lost}); it serves nothing "
+            "more and must be restarted"
+        )
+    if runtime.closed:
+        return f"runtime {runtime.runtime_id} is closed"
+    if runtime.status == "stopped":
+        return (
+            f"runtime {runtime.runtime_id} has stopped (POST /v1/runtime/stop); reads work, "
+            "every change answers 409 runtime_stopped"
+        )
+    return None
+
+
+async def health(call: Call) -> WithStatus:
+    reason = _stopped(call.runtime)
+    if reason is not None:
+        status = "lease_lost" if call.runtime.lease_lost_reason is not None else "stopped"
+        return WithStatus(503, {"status": status, "reason": reason})
+    return WithStatus(200, {"status": "ok"})
+
+
+def _not_ready(service: Service) -> tuple[str, str] | None:
+    """(status, reason) of a server that should get no requests now, in order of weight."""
+    stopped = _stopped(service.runtime)
+    if stopped is not None:
+        lost = service.runtime.lease_lost_reason is not None
+        return ("lease_lost" if lost else "stopped"), stopped
+    phase = service.state.phase
+    if phase == "stopping":
+        return "stopping", "the server is shutting down"
+    if phase == "starting":
+        return "starting", "the server does not accept requests yet"
+    store = service.state.store
+    problem = store.problem() if store is not None else None
+    if problem is not None:
+        return "store_failing", problem
+    return None
+
+
+async def ready(call: Call) -> WithStatus:
+    not_ready = _not_ready(call.service)
+    if not_ready is not None:
+        status, reason = not_ready
+        return WithStatus(503, {"status": status, "reason": reason})
+    return WithStatus(200, {"status": "ready"})
+
+
+async def metrics(call: Call) -> Response:
+    body = call.service.metrics.render()
+    headers = {"cache-control": "no-store"}
+    return Response(body, media_type=METRICS_CONTENT_TYPE, headers=headers)
 
 
 async def openapi(call: Call) -> dict[str, Any]:

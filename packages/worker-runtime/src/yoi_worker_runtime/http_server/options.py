@@ -1,13 +1,24 @@
-"""How the REST adapter behaves: its options and the flag a graceful shutdown sets."""
+"""How the REST adapter behaves: its options, its documented maxima, and the state of the
+server process it runs in."""
 
 from __future__ import annotations
 
 import math
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 import attrs
 
+if TYPE_CHECKING:
+    from yoi_worker_runtime.http_server.connections import ConnectionGuard
+    from yoi_worker_runtime.http_server.watched_store import WatchedPersistence
+
+#: The largest page of transcript items or batch of events any server answers: what the OpenAPI
+#: document states, whatever a server's own (lower or equal) maximum is.
+MAX_PAGE_ITEMS = 1000
+#: The longest ``wait`` (seconds) any server accepts: what the OpenAPI document states.
+MAX_EVENT_WAIT = 300.0
 #: Default request body limit: 1 MiB.
 DEFAULT_MAX_BODY_BYTES = 1 << 20
 #: Default upper bound of ``GET /v1/events?wait=`` in seconds.
@@ -40,8 +51,10 @@ class AppOptions:
             raise ValueError("the bearer token must not be blank")
         if self.max_body_bytes < 1:
             raise ValueError("max_body_bytes must be at least 1")
-        if not math.isfinite(self.max_event_wait) or self.max_event_wait < 0:
-            raise ValueError("max_event_wait must be a finite number >= 0")
+        if not 0 <= self.max_event_wait <= MAX_EVENT_WAIT:
+            raise ValueError(
+                f"max_event_wait must be a number of seconds from 0 to {MAX_EVENT_WAIT:g}"
+            )
         if self.max_event_waiters < 1:
             raise ValueError("max_event_waiters must be at least 1")
         if not math.isfinite(self.stream_heartbeat) or self.stream_heartbeat < 1:
@@ -50,23 +63,52 @@ class AppOptions:
             raise ValueError("stream_buffer must be at least 16")
 
 
-class ShutdownFlag:
-    """Set when the server begins a graceful shutdown; long-polls then answer at once and
-    every callback registered with :meth:`on_set` runs (event streams end)."""
+#: Where the server is: readiness answers 503 unless it is ``serving``.
+ServerPhase: TypeAlias = Literal["starting", "serving", "stopping"]
 
-    def __init__(self) -> None:
-        self._event = threading.Event()
+
+class ServerState:
+    """What the server process knows besides the Runtime, for the app to answer with: its phase
+    (``starting`` until it accepts requests, ``serving``, ``stopping`` after SIGTERM), the
+    persistence the Runtime writes through (store health and write metrics) and the
+    connection guard (connection metrics). An app without one (embedded in another server)
+    counts as serving, with no store or connection figures.
+
+    When shutdown begins, long-polls answer at once and every callback registered with
+    :meth:`on_shutdown` runs (event streams end)."""
+
+    def __init__(
+        self,
+        phase: ServerPhase = "serving",
+        *,
+        store: WatchedPersistence | None = None,
+        connections: ConnectionGuard | None = None,
+    ) -> None:
+        self.store = store
+        self.connections = connections
+        self._phase: ServerPhase = phase
+        self._stopping = threading.Event()
         self._callbacks: list[Callable[[], None]] = []
 
-    def on_set(self, callback: Callable[[], None]) -> None:
+    @property
+    def phase(self) -> ServerPhase:
+        return self._phase
+
+    def serving(self) -> None:
+        """The server accepts requests now (unless it already began to stop)."""
+        if not self._stopping.is_set():
+            self._phase = "serving"
+
+    def on_shutdown(self, callback: Callable[[], None]) -> None:
         self._callbacks.append(callback)
-        if self._event.is_set():
+        if self._stopping.is_set():
             callback()
 
-    def set(self) -> None:
-        self._event.set()
+    def begin_shutdown(self) -> None:
+        self._phase = "stopping"
+        self._stopping.set()
         for callback in self._callbacks:
             callback()
 
-    def is_set(self) -> bool:
-        return self._event.is_set()
+    def stopping(self) -> bool:
+        return self._stopping.is_set()

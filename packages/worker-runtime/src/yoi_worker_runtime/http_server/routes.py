@@ -16,7 +16,8 @@ import attrs
 
 from yoi_worker_runtime.http_server import handlers
 from yoi_worker_runtime.http_server.handlers import Call
-from yoi_worker_runtime.http_server.options import AppOptions
+from yoi_worker_runtime.http_server.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from yoi_worker_runtime.http_server.options import MAX_EVENT_WAIT, MAX_PAGE_ITEMS
 from yoi_worker_runtime.model import (
     CreateWorkerRequest,
     EventBatch,
@@ -25,7 +26,6 @@ from yoi_worker_runtime.model import (
     RuntimeDiagnostic,
     RuntimeEvent,
     RuntimeLifecycleAck,
-    RuntimeLimits,
     RuntimeSummary,
     TranscriptProjection,
     TurnDetail,
@@ -58,15 +58,17 @@ def array_of(model: type[Any]) -> dict[str, Any]:
 @attrs.frozen(kw_only=True)
 class Query:
     """A query parameter. The app parses it by its schema: an ``integer`` as a whole number
-    (``minimum`` is named in the error), a ``number`` as seconds up to ``maximum`` (checked
-    here), a ``string`` as is; an absent one is the schema's ``default``, else None."""
+    from ``minimum`` to ``maximum``, a ``number`` as seconds from 0 to ``maximum`` and to the
+    server's ``--max-event-wait``, a ``string`` as is once it meets its ``minLength`` and
+    ``pattern``; an absent one is the schema's ``default``, else None. A ``maximum`` is the
+    documented one, the same on every server: an integer under it but over this server's own
+    maximum reaches the Runtime, which answers ``limit_too_large``. A value its schema refuses
+    is answered with ``error`` (400)."""
 
     name: str
     description: str
     schema: dict[str, Any]
-    #: The configured maximum, filled into the document. The app enforces it for a number; an
-    #: integer over it reaches the Runtime, which answers ``limit_too_large``.
-    maximum: Callable[[RuntimeLimits, AppOptions], float] | None = None
+    error: str = attrs.field(default="invalid_query", kw_only=True)
 
 
 @attrs.frozen
@@ -90,14 +92,20 @@ class Endpoint:
     operation_id: str = attrs.field(kw_only=True)
     summary: str = attrs.field(kw_only=True)
     reply: Reply = attrs.field(kw_only=True)
-    #: Error statuses besides those every endpoint can answer (400, 500; 401 with a token;
+    #: Error statuses besides those every endpoint can answer (400, 500; 401 unless public;
     #: 413 and 415 with a body).
     errors: tuple[int, ...] = attrs.field(default=(), kw_only=True)
+    #: Answers besides ``reply`` that are not errors (a probe's 503); the handler returns a
+    #: :class:`~.handlers.WithStatus` for them.
+    other_replies: tuple[Reply, ...] = attrs.field(default=(), kw_only=True)
     query: tuple[Query, ...] = attrs.field(default=(), kw_only=True)
     body: type[Any] | None = attrs.field(default=None, kw_only=True)
     body_required: bool = attrs.field(default=True, kw_only=True)
     #: Answered without the bearer token.
     public: bool = attrs.field(default=False, kw_only=True)
+    #: Answered also once the Runtime lost its hosting lease (probes, metrics, diagnostics);
+    #: every other endpoint then answers 503 lease_lost.
+    served_without_lease: bool = attrs.field(default=False, kw_only=True)
     #: The ``Location`` header of the answer, from the handler's value.
     location: Callable[[Any], str] | None = attrs.field(default=None, kw_only=True)
 
@@ -114,9 +122,29 @@ _AFTER = Query(
     name="after",
     description="Replay the durable events after this id first: 'now' (the default: only what "
     "comes next), 0 (from the first event) or an event id; the Last-Event-ID header, when "
-    "given, wins. An id past the end is refused with invalid_cursor",
+    "given, wins. An id past the last event's is refused: 400 invalid_cursor",
     schema={"type": "string", "pattern": "^(now|[0-9]+)$", "default": "now"},
+    error="invalid_cursor",
 )
+
+
+def _limit(what: str) -> Query:
+    return Query(
+        name="limit",
+        description=f"{what}; default: this server's maximum (256 unless configured, never "
+        f"above {MAX_PAGE_ITEMS}); over it: 400 limit_too_large",
+        schema={"type": "integer", "minimum": 1, "maximum": MAX_PAGE_ITEMS},
+    )
+
+
+def _wait(what: str) -> Query:
+    return Query(
+        name="wait",
+        description=f"{what}. At most this server's --max-event-wait (30 unless configured, "
+        f"never above {MAX_EVENT_WAIT:g}); over it: 400 invalid_query",
+        schema={"type": "number", "minimum": 0, "maximum": MAX_EVENT_WAIT, "default": 0},
+    )
+
 
 _STREAM_TEXT = (
     "Server-Sent Events. A durable event comes as `id: <event id>`, `event: <kind>` and `data: "
@@ -135,9 +163,37 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "/v1/health",
         handlers.health,
         operation_id="health",
-        summary="Readiness check (no token needed)",
-        reply=Reply(200, "The server is serving", ref("HealthBody")),
+        summary="Liveness: 200 while the Runtime serves, 503 once it has stopped or lost its "
+        "hosting lease (no token needed)",
+        reply=Reply(200, "The Runtime serves", ref("HealthBody")),
+        other_replies=(
+            Reply(
+                503, "The Runtime has stopped or lost its lease; reason says why", ref("HealthBody")
+            ),
+        ),
         public=True,
+        served_without_lease=True,
+    ),
+    Endpoint(
+        "GET",
+        "/v1/ready",
+        handlers.ready,
+        operation_id="ready",
+        summary="Readiness: 200 when requests can be served, 503 while the server starts or "
+        "stops, once the Runtime has stopped, or while the store fails (no token needed)",
+        reply=Reply(200, "Ready", ref("ReadyBody")),
+        other_replies=(Reply(503, "Not ready; status and reason say why", ref("ReadyBody")),),
+        public=True,
+        served_without_lease=True,
+    ),
+    Endpoint(
+        "GET",
+        "/v1/metrics",
+        handlers.metrics,
+        operation_id="metrics",
+        summary="The server's metrics in the Prometheus text format",
+        reply=Reply(200, "Metrics", {"type": "string"}, media_type=METRICS_CONTENT_TYPE),
+        served_without_lease=True,
     ),
     Endpoint(
         "GET",
@@ -147,6 +203,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         summary="This document (no token needed)",
         reply=Reply(200, "The OpenAPI document", {"type": "object"}),
         public=True,
+        served_without_lease=True,
     ),
     Endpoint(
         "GET",
@@ -174,6 +231,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         operation_id="getDiagnostics",
         summary="The Runtime's diagnostics",
         reply=Reply(200, "Diagnostics", array_of(RuntimeDiagnostic), key="diagnostics"),
+        served_without_lease=True,
     ),
     Endpoint(
         "GET",
@@ -186,7 +244,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             Query(
                 name="cursor",
                 description="'start' (event 1), 'now' (only later events) or the id of the "
-                "next event to read (a batch's cursor.next_event_id)",
+                "next event to read (a batch's cursor.next_event_id); an id past the next "
+                "event's is refused: 400 invalid_request",
                 schema={"type": "string", "pattern": "^(start|now|[0-9]+)$", "default": "start"},
             ),
             Query(
@@ -195,18 +254,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
                 "Runtime's cursor is refused with wrong_runtime_cursor",
                 schema={"type": "string"},
             ),
-            Query(
-                name="limit",
-                description="Batch size; default and maximum: the configured maximum",
-                schema={"type": "integer", "minimum": 1},
-                maximum=lambda limits, _: limits.max_event_batch_items,
-            ),
-            Query(
-                name="wait",
-                description="Seconds to wait for an event when there is none yet (long-poll); "
-                "the answer comes as soon as one arrives",
-                schema={"type": "number", "minimum": 0, "default": 0},
-                maximum=lambda _, options: options.max_event_wait,
+            _limit("Batch size"),
+            _wait(
+                "Seconds to wait for an event when there is none yet (long-poll); the answer "
+                "comes as soon as one arrives"
             ),
         ),
     ),
@@ -223,12 +274,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
                 description="Start after this worker id (a page's next_after)",
                 schema={"type": "string", "minLength": 1},
             ),
-            Query(
-                name="limit",
-                description="Page size; default and maximum: the configured maximum",
-                schema={"type": "integer", "minimum": 1},
-                maximum=lambda limits, _: limits.max_worker_list_items,
-            ),
+            _limit("Page size"),
         ),
     ),
     Endpoint(
@@ -297,12 +343,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
                 description="0-based index of the first entry",
                 schema={"type": "integer", "minimum": 0, "default": 0},
             ),
-            Query(
-                name="limit",
-                description="Page size; default and maximum: the configured maximum",
-                schema={"type": "integer", "minimum": 1},
-                maximum=lambda limits, _: limits.max_transcript_projection_items,
-            ),
+            _limit("Page size"),
         ),
     ),
     Endpoint(
@@ -328,12 +369,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         reply=Reply(200, "The turn", ref(TurnDetail), key="turn"),
         errors=(404,),
         query=(
-            Query(
-                name="wait",
-                description="Seconds to wait for a queued or running turn to end; the answer "
-                "comes as soon as it does",
-                schema={"type": "number", "minimum": 0, "default": 0},
-                maximum=lambda _, options: options.max_event_wait,
+            _wait(
+                "Seconds to wait for a queued or running turn to end; the answer comes as "
+                "soon as it does"
             ),
         ),
     ),

@@ -3,8 +3,9 @@
 One :class:`StreamHub` per app listens to the Runtime once and fans every message out to the
 open streams. Each stream has a bounded buffer, so a slow reader never slows the Runtime or
 another stream: when its buffer is full, text deltas are dropped first (the reader is told how
-many with ``event: deltas_dropped``); when a durable event would be dropped, the stream ends
-with ``event: lagged`` naming the last event it delivered, so the reader resumes from there.
+many with ``event: deltas_dropped``, where they would have been); when a durable event would
+be dropped, the stream ends with ``event: lagged`` naming the last event it delivered, so the
+reader resumes from there.
 
 Resuming: a stream registers with the hub *before* it replays the durable events after the
 reader's cursor from the Runtime, then sends what arrived live, skipping ids it already sent.
@@ -55,6 +56,14 @@ class _Item:
         return self.frame
 
 
+@attrs.define(eq=False)
+class _Queued:
+    """An item in one stream's buffer, and how many deltas were dropped just before it."""
+
+    item: _Item
+    dropped_before: int = 0
+
+
 class _Subscriber:
     """One open stream's buffer. ``push`` runs on whatever thread committed the message (under
     the Runtime's lock: it only appends); the stream's task takes from it on the event loop."""
@@ -66,10 +75,11 @@ class _Subscriber:
         self.capacity = capacity
         self._loop = loop
         self._lock = threading.Lock()
-        self._items: deque[_Item] = deque()
+        self._items: deque[_Queued] = deque()
         self._wake = asyncio.Event()
         self._wake_pending = False
-        self.dropped_deltas = 0
+        #: Deltas dropped after the last buffered item (told before the next one).
+        self._dropped_last = 0
         self.lagged = False
         self.closing = False
 
@@ -85,18 +95,26 @@ class _Subscriber:
                 return
             if len(self._items) >= self.capacity and not self._make_room(item):
                 return
-            self._items.append(item)
+            self._items.append(_Queued(item, self._dropped_last))
+            self._dropped_last = 0
             self._signal()
 
     def _make_room(self, item: _Item) -> bool:
-        """Drop a delta to fit ``item``; a durable event that cannot fit ends the stream."""
+        """Drop a delta to fit ``item``; a durable event that cannot fit ends the stream. The
+        count of dropped deltas moves to the item after them, so the reader learns of the gap
+        where it is."""
         if isinstance(item.message, TurnTextDelta):
-            self.dropped_deltas += 1
+            self._dropped_last += 1
+            self._signal()  # the reader hears of the drop even if nothing follows
             return False
-        for queued in self._items:
-            if isinstance(queued.message, TurnTextDelta):
-                self._items.remove(queued)
-                self.dropped_deltas += 1
+        for index, queued in enumerate(self._items):
+            if isinstance(queued.item.message, TurnTextDelta):
+                del self._items[index]
+                gap = queued.dropped_before + 1
+                if index < len(self._items):
+                    self._items[index].dropped_before += gap
+                else:
+                    self._dropped_last += gap
                 return True
         self.lagged = True
         self._signal()
@@ -112,8 +130,9 @@ class _Subscriber:
             self._wake_pending = True
             self._loop.call_soon_threadsafe(self._wake.set)
 
-    async def take(self, timeout: float) -> list[_Item]:
-        """Everything buffered, waiting up to ``timeout`` for something (empty: none came)."""
+    async def take(self, timeout: float) -> tuple[list[_Queued], int]:
+        """Everything buffered and the deltas dropped after it, waiting up to ``timeout`` for
+        something (empty: none came)."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
         with self._lock:
@@ -121,12 +140,8 @@ class _Subscriber:
             self._wake_pending = False
             items = list(self._items)
             self._items.clear()
-        return items
-
-    def take_dropped(self) -> int:
-        with self._lock:
-            dropped, self.dropped_deltas = self.dropped_deltas, 0
-        return dropped
+            dropped_last, self._dropped_last = self._dropped_last, 0
+        return items, dropped_last
 
 
 class StreamHub:
@@ -188,17 +203,19 @@ class StreamHub:
                 last = event_id
                 yield frame
             while True:
-                items = await subscriber.take(heartbeat)
-                dropped = subscriber.take_dropped()
-                if dropped:
-                    yield _frame("deltas_dropped", {"count": dropped})
-                for item in items:
-                    message = item.message
+                items, dropped_last = await subscriber.take(heartbeat)
+                for queued in items:
+                    if queued.dropped_before:
+                        yield _frame("deltas_dropped", {"count": queued.dropped_before})
+                    message = queued.item.message
                     if isinstance(message, RuntimeEvent):
                         if message.id <= last:
                             continue  # sent by the replay already
                         last = message.id
-                    yield item.encoded()
+                    yield queued.item.encoded()
+                if dropped_last:
+                    yield _frame("deltas_dropped", {"count": dropped_last})
+                dropped = dropped_last + sum(queued.dropped_before for queued in items)
                 if subscriber.lagged:
                     yield _frame("lagged", {"last_event_id": last})
                     return

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import click
 
-from yoi_cli.features import RuntimeGroup
+from yoi_cli.features import RuntimeGroup, require_runtime_feature
 
 
 @click.group("runtime", cls=RuntimeGroup)
@@ -29,18 +31,26 @@ def runtime_group() -> None:
     type=click.Path(dir_okay=False),
     help="Require the bearer token stored in this file.",
 )
-@click.option("--max-transcript-projection-items", type=click.IntRange(min=1), default=256)
-@click.option("--max-event-batch-items", type=click.IntRange(min=1), default=256)
+@click.option(
+    "--max-transcript-projection-items",
+    type=click.IntRange(1, 1000),
+    default=256,
+    show_default=True,
+)
+@click.option(
+    "--max-event-batch-items", type=click.IntRange(1, 1000), default=256, show_default=True
+)
 @click.option(
     "--max-worker-list-items",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, 1000),
     default=256,
+    show_default=True,
     help="Largest page of GET /v1/workers (also its default).",
 )
 @click.option("--max-body-bytes", type=click.IntRange(min=1), default=1 << 20, show_default=True)
 @click.option(
     "--max-event-wait",
-    type=click.FloatRange(min=0),
+    type=click.FloatRange(0, 300),
     default=30.0,
     show_default=True,
     help="Longest long-poll wait in seconds.",
@@ -87,6 +97,81 @@ def runtime_group() -> None:
     show_default=True,
     help="Messages an event stream may hold for a slow reader (then deltas drop, then it lags).",
 )
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error", "critical"]),
+    default="info",
+    show_default=True,
+    help="Log records at this level and above go to stderr.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="One line per record: text, or a JSON object.",
+)
+@click.option(
+    "--access-log", is_flag=True, help="Also log one line per request, with its request id."
+)
+@click.option(
+    "--header-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Seconds a connection gets to send its complete request headers.",
+)
+@click.option(
+    "--keep-alive-timeout",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Seconds a kept-alive connection may idle between requests.",
+)
+@click.option(
+    "--max-connections",
+    type=click.IntRange(min=1),
+    help="Open connections at most  [default: what the descriptor limit leaves room for]",
+)
+@click.option(
+    "--http",
+    type=click.Choice(["auto", "h11", "httptools"]),
+    default="auto",
+    show_default=True,
+    help="HTTP parser (auto: httptools when installed).",
+)
+@click.option(
+    "--loop",
+    type=click.Choice(["auto", "asyncio", "uvloop"]),
+    default="auto",
+    show_default=True,
+    help="Event loop (auto: uvloop when installed).",
+)
+@click.option(
+    "--advertise-url",
+    metavar="URL",
+    help="The URL Runtimes sharing the store send this one's clients to  [default: the first "
+    "URL it listens on]",
+)
+@click.option(
+    "--adopt",
+    is_flag=True,
+    help="Take over the Workers of Runtimes on the store whose hosting lease lapsed.",
+)
+@click.option(
+    "--adopt-rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=20.0,
+    show_default=True,
+    metavar="PER_SECOND",
+    help="Adoptions per second at most.",
+)
+@click.option(
+    "--wait-for-lease",
+    is_flag=True,
+    help="If a dead process still holds this runtime id's lease, wait for it to lapse "
+    "(PostgreSQL stores) instead of failing.",
+)
 def serve_command(
     bind: str | None,
     unix_socket: str | None,
@@ -107,6 +192,18 @@ def serve_command(
     workspace_root: str | None,
     stream_heartbeat: float,
     stream_buffer: int,
+    log_level: str,
+    log_format: Literal["text", "json"],
+    access_log: bool,
+    header_timeout: float,
+    keep_alive_timeout: int,
+    max_connections: int | None,
+    http: str,
+    loop: str,
+    advertise_url: str | None,
+    adopt: bool,
+    adopt_rate: float,
+    wait_for_lease: bool,
 ) -> int:
     """Serve a Runtime over REST until SIGTERM or Ctrl-C.
 
@@ -118,7 +215,17 @@ def serve_command(
     Each input on a Worker starts a turn that its profile's engine runs (echo by default;
     --config names real engines, e.g. an OpenAI-compatible server). Its clients are trusted
     backends and local tools (`yoi worker`), never browsers; a backend relays to browsers.
+
+    GET /v1/health (liveness), /v1/ready (readiness) and /v1/metrics (Prometheus) serve an
+    operator; logs go to stderr.
+
+    Several Runtimes may share one PostgreSQL store: each records --advertise-url, a request
+    for a Worker another one hosts answers 404 worker_hosted_elsewhere with that URL, and
+    with --adopt a Runtime takes over the Workers of one that died. A Runtime that lost its
+    hosting lease (it was stopped or cut off past the lease's time to live) exits with code 3
+    so that its supervisor starts it again.
     """
+    require_runtime_feature("yoi runtime serve", "http-server")
     from yoi_worker_runtime import RuntimeLimits, WorkerRuntimeError
     from yoi_worker_runtime.http_server import ServeConfig, ServeError, serve
 
@@ -144,6 +251,18 @@ def serve_command(
         workspace_root=workspace_root,
         stream_heartbeat=stream_heartbeat,
         stream_buffer=stream_buffer,
+        log_level=log_level,
+        log_format=log_format,
+        access_log=access_log,
+        header_timeout=header_timeout,
+        keep_alive_timeout=keep_alive_timeout,
+        max_connections=max_connections,
+        http=http,
+        loop=loop,
+        advertise_url=advertise_url,
+        adopt=adopt,
+        adopt_rate=adopt_rate,
+        wait_for_lease=wait_for_lease,
     )
     try:
         return serve(config)
