@@ -97,9 +97,7 @@ class RuntimeAlreadyHosted(HostingError):  # noqa: N818 (upstream error names)
         if holder is not None:
             message += f" ({holder})"
         if lapses_in is not None:
-            message += (
-                f"; if that process is gone, the lease lapses in {max(lapses_in, 0.0):.1f} s"
-            )
+            message += f"; if that process is gone, the lease lapses in {max(lapses_in, 0.0):.1f} s"
         super().__init__(message)
 
 
