@@ -163,14 +163,34 @@ class _UnixConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
+#: How many moves in a row a client follows before it reports the last one (a loop guard).
+_MAX_MOVES = 3
+
+
 class RuntimeClient:
     """One Runtime's REST API. Methods mirror :class:`yoi_worker_runtime.Runtime`, with Worker
-    ids in place of WorkerRefs (the server supplies its own Runtime id)."""
+    ids in place of WorkerRefs (the server supplies its own Runtime id).
 
-    def __init__(self, url: str, *, token: str | None = None, timeout: float = 30.0) -> None:
+    With ``follow_moves``, a call about a Worker that another Runtime sharing the store hosts
+    now (``404 worker_hosted_elsewhere``) is made again at the URL that Runtime advertises,
+    with the same token; a Worker stream continues there from the Worker's first event on its
+    new host. Without it, such calls raise :class:`~yoi_worker_runtime.WorkerHostedElsewhere`,
+    which names the host.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str | None = None,
+        timeout: float = 30.0,
+        follow_moves: bool = False,
+    ) -> None:
         parts = urlsplit(url)
         self.url = url.rstrip("/")
         self.timeout = timeout
+        self.follow_moves = follow_moves
+        self._moves = 0
         self._token = token
         self._unix_path: str | None = None
         if parts.scheme == "http+unix":
@@ -189,12 +209,34 @@ class RuntimeClient:
         self._last_used = 0.0
 
     @classmethod
-    def from_env(cls, url: str | None = None, *, timeout: float = 30.0) -> RuntimeClient:
+    def from_env(
+        cls, url: str | None = None, *, timeout: float = 30.0, follow_moves: bool = False
+    ) -> RuntimeClient:
         """A client for ``url`` (else ``$YOI_RUNTIME_URL``) with ``$YOI_RUNTIME_TOKEN``."""
         url = url or os.environ.get(URL_ENV)
         if not url:
             raise ValueError(f"no Runtime URL: pass one or set {URL_ENV}")
-        return cls(url, token=os.environ.get(TOKEN_ENV) or None, timeout=timeout)
+        token = os.environ.get(TOKEN_ENV) or None
+        return cls(url, token=token, timeout=timeout, follow_moves=follow_moves)
+
+    def _moved(self, error: WorkerRuntimeError) -> RuntimeClient | None:
+        """A client for the Runtime that ``error`` says hosts the Worker now, when this one
+        follows moves (None: not following, no URL to go to, or too many moves in a row)."""
+        if (
+            not self.follow_moves
+            or type(error) is not errors.WorkerHostedElsewhere
+            or not error.hosting_url
+            or self._moves >= _MAX_MOVES
+        ):
+            return None
+        try:
+            other = RuntimeClient(
+                error.hosting_url, token=self._token, timeout=self.timeout, follow_moves=True
+            )
+        except ValueError:
+            return None  # an advertised URL this client cannot use
+        other._moves = self._moves + 1
+        return other
 
     @classmethod
     def for_unix_socket(cls, path: str, *, token: str | None = None) -> RuntimeClient:
@@ -274,7 +316,14 @@ class RuntimeClient:
                 self.close()
             if 200 <= response.status < 300 or response.status in also_ok:
                 return json.loads(data)
-            raise _error_from(response.status, data)
+            error = _error_from(response.status, data)
+            moved = self._moved(error)
+            if moved is None:
+                raise error
+            with moved:  # the Worker lives elsewhere now: ask there
+                return moved.request(
+                    method, path, body, query=query, extra_timeout=extra_timeout, also_ok=also_ok
+                )
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _get(self, cls: type[T], key: str, path: str, **kwargs: Any) -> T:
@@ -419,8 +468,13 @@ class RuntimeClient:
             except RuntimeUnreachable:
                 if not reconnect:
                     raise
-            except WorkerRuntimeError:
-                raise
+            except WorkerRuntimeError as error:
+                moved = self._moved(error)
+                if moved is None:
+                    raise
+                # Event ids are each Runtime's own: start from the Worker's first one there.
+                yield from moved._stream(path, 0, reconnect)
+                return
             if not reconnect:
                 return
             time.sleep(backoff)

@@ -40,13 +40,22 @@ FOLLOW_WAIT_SECONDS = 10.0
     metavar="URL",
     help="The Runtime: http://HOST:PORT or http+unix://SOCKET  [env: YOI_RUNTIME_URL]",
 )
+@click.option(
+    "--follow-moves",
+    is_flag=True,
+    envvar="YOI_FOLLOW_MOVES",
+    help="When another Runtime sharing the store hosts the Worker now, ask that one (at the "
+    "URL it advertises).  [env: YOI_FOLLOW_MOVES]",
+)
 @click.pass_context
-def worker_group(ctx: click.Context, url: str | None) -> None:
+def worker_group(ctx: click.Context, url: str | None, follow_moves: bool) -> None:
     """Drive a Runtime's Workers over REST (needs yoi-cli[runtime]).
 
-    The bearer token, if the Runtime requires one, is read from YOI_RUNTIME_TOKEN.
+    The bearer token, if the Runtime requires one, is read from YOI_RUNTIME_TOKEN. Without
+    --follow-moves, a Worker that moved to another Runtime is an error naming that Runtime
+    and its URL (worker_hosted_elsewhere).
     """
-    ctx.obj = url
+    ctx.obj = (url, follow_moves)
 
 
 def _json_option(function: F) -> F:
@@ -56,23 +65,26 @@ def _json_option(function: F) -> F:
 def _client(ctx: click.Context) -> RuntimeClient:
     from yoi_worker_runtime.client import RuntimeClient
 
-    url = command_context(ctx).obj
+    url, follow_moves = command_context(ctx).obj
     if not url:
         raise click.UsageError("no Runtime URL: pass --url or set YOI_RUNTIME_URL")
     try:
-        return RuntimeClient.from_env(url)
+        return RuntimeClient.from_env(url, follow_moves=follow_moves)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
 
 
 def _call(function: Callable[[], T]) -> T:
     """Run one client call; a Runtime error becomes ``yoi worker: <message> (<code>)``."""
-    from yoi_worker_runtime import WorkerRuntimeError
+    from yoi_worker_runtime import WorkerHostedElsewhere, WorkerRuntimeError
 
     try:
         return function()
     except WorkerRuntimeError as error:
-        raise click.ClickException(f"{error.message} ({error.code})") from None
+        message = f"{error.message} ({error.code})"
+        if type(error) is WorkerHostedElsewhere and error.hosting_url:
+            message += "; --follow-moves follows it there"
+        raise click.ClickException(message) from None
 
 
 def _emit_json(value: object) -> None:
