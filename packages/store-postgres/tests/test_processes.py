@@ -217,7 +217,7 @@ def test_a_stalled_host_whose_lease_lapsed_stops_writing(
         host.stdin.write("after the stall\n")
         host.stdin.flush()
         answer = _line(host)
-        assert answer["error"] == "store_io"
+        assert answer["error"] == "lease_lost"  # not a store failure: a 503, never a 500
         assert "lease" in answer["message"]
         transcript = successor.transcript_projection(successor.worker_ref("w"))
         assert [item.content for item in transcript.items] == ["before the stall"]
