@@ -696,6 +696,7 @@ class Runtime:
     def list_workers(self) -> list[WorkerSummary]:
         """Every Worker, ordered by worker id."""
         with self._state:
+            self._check_lease()
             workers = list(self._workers.values())
         workers.sort(key=lambda worker: worker.ref.worker_id)
         return [_summary_of(worker) for worker in workers]
@@ -707,6 +708,7 @@ class Runtime:
         if after is not None and not isinstance(after, str):
             raise InvalidRequest("after must be a worker id")
         with self._state:
+            self._check_lease()
             ids = sorted(self._workers)
             start = bisect.bisect_right(ids, after) if after is not None else 0
             chosen = [self._workers[worker_id] for worker_id in ids[start : start + limit]]
@@ -796,6 +798,7 @@ class Runtime:
                     len(self._events) >= cursor.next_event_id
                     or self._record.status == "stopped"
                     or self._closed
+                    or self._lease_lost is not None
                 ),
                 timeout,
             )
@@ -2020,6 +2023,7 @@ class Runtime:
 
     def _check_cursor(self, cursor: EventCursor) -> None:
         """Authority and range checks of an event cursor (caller holds ``_state``)."""
+        self._check_lease()
         if not isinstance(cursor, EventCursor):
             raise InvalidRequest("expected an EventCursor")
         runtime_id = self._record.runtime_id
