@@ -4,13 +4,16 @@ with their turns accounted for, and a Runtime sends clients to the one hosting a
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from recording_persistence import RecordingPersistence
 from turn_support import WAIT, GatedEngine, Recorder, event_is, providers_with
 from yoi_worker_runtime import (
     AdoptionPolicy,
+    BuiltinProfile,
     CreateWorkerRequest,
     InvalidRequest,
     LeaseLost,
@@ -288,3 +291,58 @@ def test_clients_learn_where_a_worker_lives_and_can_follow_it(
     )
     with RuntimeClient(a_url, follow_moves=True) as client, pytest.raises(WorkerOrphaned):
         client.worker_detail("w")  # an orphan's last host is not followed
+
+
+# --- real processes on an fs store ------------------------------------------------------------
+
+
+def _adopted_ids(client: object, wanted: set[str]) -> set[str]:
+    """Long-poll ``client``'s events until ``wanted`` Workers were adopted (bounded)."""
+    from yoi_worker_runtime.client import RuntimeClient
+
+    assert isinstance(client, RuntimeClient)
+    found: set[str] = set()
+    cursor: object = "start"
+    deadline = time.monotonic() + WAIT
+    while not wanted <= found:
+        assert time.monotonic() < deadline, f"adopted only {sorted(found)}"
+        batch = client.events(cursor, wait=2.0)  # type: ignore[arg-type]
+        found |= {
+            e.worker_ref.worker_id
+            for e in batch.events
+            if e.kind == "worker_adopted" and e.worker_ref is not None
+        }
+        cursor = batch.cursor
+    return found
+
+
+@pytest.mark.feature("http-server")
+@pytest.mark.feature("fs-store")
+def test_on_an_fs_store_a_killed_runtimes_workers_are_adopted_a_closed_ones_are_not(
+    tmp_path: Path,
+) -> None:
+    from rest_server import running_server
+
+    store = f"fs://{tmp_path / 'data'}"
+    a = running_server("--store", store, "--runtime-id", "rt-a")
+    c = running_server("--store", store, "--runtime-id", "rt-c")
+    with a as host_a, c as host_c:
+        for host, name in ((host_a, "from-a"), (host_c, "from-c")):
+            with host.client() as client:
+                client.create_worker(
+                    CreateWorkerRequest(
+                        name=name,
+                        intent=TaskIntent(objective=name),
+                        profile=BuiltinProfile(value="none"),
+                    )
+                )
+                client.send_input(name, f"kept by {name}")
+        assert host_c.stop() == 0  # a clean stop: expected back, never adopted
+        host_a.process.kill()  # a crash: the kernel drops its lease at once
+        host_a.process.wait()
+        adopter = running_server("--store", store, "--runtime-id", "rt-b", "--adopt")
+        with adopter as host_b, host_b.client() as client:
+            assert _adopted_ids(client, {"from-a"}) == {"from-a"}
+            transcript = client.transcript("from-a").items
+            assert [item.content for item in transcript] == ["kept by from-a"]
+            assert [w.worker_id for w in client.list_workers()] == ["from-a"]
