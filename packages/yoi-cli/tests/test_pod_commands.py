@@ -196,6 +196,23 @@ def test_force_deletes_stopped_pod_and_preserves_its_session(
     assert "reason: pod metadata is missing" in again.stdout
 
 
+def test_delete_reports_a_workers_tool_workspace_and_never_deletes_it(
+    yoi: YoiRunner, data: Path, run: Path
+) -> None:
+    session, _segment = make_session(data)
+    write_pod(data, run, "alpha", session=session)
+    workspace = data / "workspaces" / "alpha"
+    (workspace / "notes").mkdir(parents=True)
+    (workspace / "notes" / "plan.md").write_text("the user's work\n", encoding="utf-8")
+    dry = yoi("pod", "delete", "alpha")
+    assert f"would_preserve: workspace {workspace}" in dry.stdout.splitlines()
+    assert json.loads(yoi("pod", "delete", "alpha", "--json").stdout)["workspace"] == str(workspace)
+    done = yoi("pod", "delete", "alpha", "--force")
+    assert done.exit_code == 0, done.stderr
+    assert f"preserved: workspace {workspace} (delete it by hand)" in done.stdout.splitlines()
+    assert (workspace / "notes" / "plan.md").read_text(encoding="utf-8") == "the user's work\n"
+
+
 def test_missing_pod_is_refused_in_every_mode(yoi: YoiRunner) -> None:
     for args in ((), ("--force",), ("--dry-run",)):
         result = yoi("pod", "delete", "ghost", *args)

@@ -5,6 +5,8 @@
   ``$XDG_RUNTIME_DIR/yoi``, else ``~/.yoi/run``.
 - Store URL: the store's own variable (``$YOI_POD_STORE``, ``$YOI_SESSION_STORE``), else
   ``$YOI_STORE``, else ``fs:`` (the data dir).
+- Workspaces (each Worker's tool folder, ``<root>/<worker id>``): ``workspaces`` in the data
+  dir, which for an ``fs:///path`` store is ``path`` itself.
 
 An empty variable counts as unset. In a value, a leading ``~`` is the home directory and a
 relative path is taken from the current directory, once, when the dir is resolved.
@@ -66,3 +68,18 @@ def default_runtime_dir() -> Path:
 def default_store_url(own_env: str) -> str:
     """``$own_env``, else ``$YOI_STORE``, else ``fs:``."""
     return _env(own_env) or _env(STORE_URL_ENV) or DEFAULT_STORE_URL
+
+
+#: The folder of the data dir that holds each Worker's tool workspace.
+WORKSPACES_DIR = "workspaces"
+
+
+def default_workspace_root(store_url: str | None = None) -> Path:
+    """Where Workers' tool workspaces live for the store ``store_url`` (None: the Pod store's
+    default): ``workspaces`` in its data dir for an ``fs:///path`` store, else in the data dir
+    of this host."""
+    url = store_url or default_store_url("YOI_POD_STORE")
+    scheme, _, rest = url.partition(":")
+    if scheme == "fs" and rest.startswith("///"):
+        return Path(rest[2:]) / WORKSPACES_DIR
+    return default_data_dir() / WORKSPACES_DIR

@@ -34,7 +34,7 @@ from urllib.parse import quote
 
 import attrs
 import uvicorn
-from yoi_base.paths import default_data_dir, default_store_url
+from yoi_base import paths
 
 from yoi_worker_runtime.adoption import AdoptionPolicy
 from yoi_worker_runtime.http_server.app import create_app
@@ -65,10 +65,6 @@ from yoi_worker_runtime.profiles import ConfigError, RuntimeConfig, load_config
 from yoi_worker_runtime.runtime import Runtime, RuntimeOptions
 from yoi_worker_runtime.stores import open_persistent_runtime
 
-#: The folder of the data dir that holds one workspace folder per Worker.
-WORKSPACES_DIR = "workspaces"
-#: The Pod store's own URL variable, which names the store a Runtime opens by default.
-POD_STORE_URL_ENV = "YOI_POD_STORE"
 #: ``--store memory``: a Runtime that lives in this process only.
 MEMORY_STORE = "memory"
 DEFAULT_BIND = "127.0.0.1:0"
@@ -190,15 +186,9 @@ def _is_loopback(host: str) -> bool:
 
 
 def default_workspace_root(store: str | None) -> Path:
-    """Where Workers' tool workspaces live by default: ``workspaces`` in the data dir, which for
-    an ``fs:///path`` store is ``path`` itself, else the yoi data dir of this host."""
-    url = store if store not in (None, MEMORY_STORE) else None
-    if url is None:
-        url = default_store_url(POD_STORE_URL_ENV)
-    scheme, _, rest = url.partition(":")
-    if scheme == "fs" and rest.startswith("///"):
-        return Path(rest[2:]) / WORKSPACES_DIR
-    return default_data_dir() / WORKSPACES_DIR
+    """Where Workers' tool workspaces live by default for ``store`` (yoi-base's rule; a
+    ``memory`` Runtime's are in the data dir)."""
+    return paths.default_workspace_root(None if store == MEMORY_STORE else store)
 
 
 def runtime_config(

@@ -279,7 +279,18 @@ def show_command(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> i
 # ---- delete -----------------------------------------------------------------------------------
 
 
-def _delete_document(outcome: DeleteOutcome, deleting: bool) -> dict[str, Any]:
+def _workspace_of(store_url: str | None, name: str) -> str | None:
+    """The tool workspace a Worker named ``name`` has in the store's default place, if any
+    (a Runtime started with its own --workspace-root keeps them where that says)."""
+    from yoi_base.paths import default_workspace_root
+
+    folder = default_workspace_root(store_url) / name
+    return str(folder) if folder.is_dir() and not folder.is_symlink() else None
+
+
+def _delete_document(
+    outcome: DeleteOutcome, deleting: bool, workspace: str | None
+) -> dict[str, Any]:
     from yoi_pod_store.contract import DeleteResult
 
     session, segment = _active(outcome.record)
@@ -294,6 +305,8 @@ def _delete_document(outcome: DeleteOutcome, deleting: bool) -> dict[str, Any]:
         "active_segment": segment,
         "last_activity": format_time(outcome.last_activity) if outcome.last_activity else None,
         "reclaimed_bytes": outcome.reclaimed_bytes,
+        # Files a Worker's tools wrote are the user's: reported, never deleted.
+        "workspace": workspace,
     }
     if outcome.result is DeleteResult.MISSING:
         document.update(status="refused", reason="pod metadata is missing")
@@ -322,17 +335,26 @@ def _delete_lines(document: dict[str, Any]) -> list[str]:
     lines = ["yoi pod delete", f"mode: {document['mode']}", f"pod: {pod}"]
     lines += _active_lines(document)
     corrupt = " (corrupt)" if document["corrupt"] else ""
+    workspace = document["workspace"]
     if document["status"] == "deleted":
+        kept = (
+            [f"preserved: workspace {printable(workspace)} (delete it by hand)"]
+            if workspace
+            else []
+        )
         return [
             *lines,
             f"deleted: pod metadata{corrupt}",
             "preserved: session logs/history",
+            *kept,
             f"reclaimed: {format_size(document['reclaimed_bytes'])}",
         ]
+    kept = [f"would_preserve: workspace {printable(workspace)}"] if workspace else []
     return [
         *lines,
         f"would_delete: pod metadata{corrupt}",
         "would_preserve: session logs/history",
+        *kept,
         PRESERVE_NOTE,
     ]
 
@@ -344,7 +366,8 @@ def _delete_lines(document: dict[str, Any]) -> list[str]:
 def delete_command(
     ctx: click.Context, names: tuple[str, ...], force: bool, dry_run: bool, as_json: bool
 ) -> int:
-    """Delete the metadata of one stopped Pod; its session logs/history are preserved.
+    """Delete the metadata of one stopped Pod; its session logs/history are preserved, and so
+    is the Worker's tool workspace (reported when it has one: delete it by hand).
 
     The delete happens under the Pod's lock right after a fresh liveness probe: a live Pod, a
     starting one, or one whose liveness is uncertain is refused (exit 1), --force or not. A
@@ -362,7 +385,8 @@ def delete_command(
     store = _store(ctx)
     with store_errors():
         outcome = store.delete_if_stopped(name, dry_run=not deleting)
-    document = _delete_document(outcome, deleting)
+    workspace = _workspace_of(command_context(ctx).params.get("store_url"), name)
+    document = _delete_document(outcome, deleting, workspace)
     if as_json:
         _echo_json(document)
     else:
