@@ -56,8 +56,11 @@ def interrupt_after_first(
 ) -> tuple[int, list[str]]:
     """Run ``yoi ARGS``, send a real SIGINT once the first ``action:`` line arrives (the reader
     stops meanwhile, so the prune cannot finish first), then read all it prints."""
+    # stdout is the only pipe: communicate() then reads on from the text stream, whose buffer
+    # may already hold lines past the one that triggered the signal (with a second pipe it
+    # would read the raw descriptors and lose them).
     process = subprocess.Popen(
-        [YOI, *args], env=yoi_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [YOI, *args], env=yoi_env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
     assert process.stdout is not None
     try:
