@@ -3,11 +3,18 @@ and its fallback from the fast batch decoder to the careful line-by-line one."""
 
 from __future__ import annotations
 
+import gc
+from types import MappingProxyType
+
 import pytest
 from yoi_session_store.backends import _common
-from yoi_session_store.errors import CorruptSegmentError, UnsupportedSchemaVersionError
+from yoi_session_store.errors import (
+    CorruptSegmentError,
+    InvalidEntryError,
+    UnsupportedSchemaVersionError,
+)
 from yoi_session_store.ids import new_session_id
-from yoi_session_store.model import Entry, Extension, encode_entry
+from yoi_session_store.model import Entry, Extension, SegmentStart, UnknownRecord, encode_entry
 from yoi_session_store.testing.samples import segment_start
 
 HEAD = encode_entry(segment_start(new_session_id()))
@@ -27,6 +34,8 @@ def test_a_negative_start_or_limit_is_refused(start: int, limit: int | None) -> 
 
 def test_start_and_limit_select_a_window_and_zero_selects_nothing() -> None:
     lines = [HEAD, *GOOD]
+    everything = _common.decode_lines("seg", lines)
+    assert isinstance(everything[0], SegmentStart) and decoded_notes(everything) == [0, 1, 2]
     assert decoded_notes(_common.decode_lines("seg", lines, 2)) == [1, 2]
     assert decoded_notes(_common.decode_lines("seg", lines, 1, 2)) == [0, 1]
     assert _common.decode_lines("seg", lines, 0, 0) == []
@@ -41,14 +50,27 @@ def test_a_segment_without_lines_has_no_segment_start() -> None:
     assert error.reason == "segment has no segment_start"
 
 
-def test_the_head_is_checked_even_when_the_window_skips_it() -> None:
-    with pytest.raises(CorruptSegmentError, match="first line is not a segment_start") as caught:
-        _common.decode_lines("seg", [GOOD[0], GOOD[1]], start=1)
-    assert (caught.value.line, caught.value.offset) == (1, 0)
-    newer = HEAD.replace(b'"schema_version":1', b'"schema_version":99')
-    assert newer != HEAD
-    with pytest.raises(UnsupportedSchemaVersionError, match="schema version 99 is newer"):
-        _common.decode_lines("seg", [newer, GOOD[0]], start=1)
+@pytest.mark.parametrize(
+    ("head", "error", "reason"),
+    [
+        (GOOD[0], CorruptSegmentError, "first line is not a segment_start"),
+        (BAD, CorruptSegmentError, "invalid JSON"),
+        (
+            HEAD.replace(b'"schema_version":1', b'"schema_version":99'),
+            UnsupportedSchemaVersionError,
+            "schema version 99 is newer than the supported 1; upgrade yoi-session-store",
+        ),
+    ],
+)
+def test_the_head_is_checked_even_when_the_window_skips_it(
+    head: bytes, error: type[CorruptSegmentError], reason: str
+) -> None:
+    assert head != HEAD
+    with pytest.raises(error) as caught:
+        _common.decode_lines("seg", [head, GOOD[1]], start=1)
+    assert type(caught.value) is error
+    assert (caught.value.path, caught.value.line, caught.value.offset) == ("seg", 1, 0)
+    assert caught.value.reason.startswith(reason)
 
 
 @pytest.mark.parametrize("start", [0, 1, 2])
@@ -79,6 +101,27 @@ def test_a_failure_no_line_explains_is_raised_as_it_is(monkeypatch: pytest.Monke
         _common.decode_lines("seg", [HEAD, *GOOD])
 
 
+def test_large_batches_leave_the_applications_collector_as_it_was() -> None:
+    # Large batches pause the cyclic collector and then move what they decoded to its oldest
+    # generation; an application's own choices (collector off, objects frozen) must survive.
+    lines = [HEAD, *(encode_entry(Extension(n, "test", {"n": n})) for n in range(1500))]
+    gc.disable()
+    try:
+        _common.decode_lines("seg", lines)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    _common.decode_lines("seg", lines)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        _common.decode_lines("seg", lines)
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+
+
 def test_large_batches_decode_the_same_with_the_collector_paused() -> None:
     # Above 1000 lines the cyclic collector is paused while decoding; the result is the same.
     many = [encode_entry(Extension(n, "test", {"n": n})) for n in range(1500)]
@@ -86,3 +129,36 @@ def test_large_batches_decode_the_same_with_the_collector_paused() -> None:
     with pytest.raises(CorruptSegmentError) as caught:
         _common.decode_lines("seg", [HEAD, *many[:1200], BAD, *many[1200:]])
     assert caught.value.line == 1202
+
+
+def test_a_new_segment_starts_with_its_segment_start_and_encodes_each_line_once() -> None:
+    session = new_session_id()
+    start, note = segment_start(session), Extension(1, "test", None)
+    assert _common.encode_new_segment(session, [start, note]) == [
+        encode_entry(start),
+        encode_entry(note),
+    ]
+    assert _common.encode_new_segment(session, [start, note], newline=True) == [
+        encode_entry(start) + b"\n",
+        encode_entry(note) + b"\n",
+    ]
+    assert _common.encode_appended(note) == encode_entry(note)
+    assert _common.encode_appended(note, newline=True) == encode_entry(note) + b"\n"
+
+
+@pytest.mark.parametrize(
+    ("entries", "reason"),
+    [
+        ([], "a new segment needs at least its segment_start entry"),
+        ([Extension(1, "test", None)], "must be segment_start, not extension"),
+        (
+            [UnknownRecord("worker_event", MappingProxyType({"ts": 1}))],
+            "must be segment_start, not worker_event",
+        ),
+    ],
+)
+def test_a_new_segment_without_its_segment_start_is_refused(
+    entries: list[Entry], reason: str
+) -> None:
+    with pytest.raises(InvalidEntryError, match=reason):
+        _common.encode_new_segment(new_session_id(), entries)
