@@ -54,7 +54,7 @@ def test_reader_never_sees_partial_json_while_a_writer_loops(
     store.write(PodRecord("busy", resolved_manifest_snapshot={"generation": 0}))
     processes.append(spawn(store, "write-forever", "busy"))
     path = store.pod_path("busy")
-    generations = set()
+    generations: set[int] = set()
     deadline = time.monotonic() + 60
     reads = 0
     # Read until the writer has made progress under our reads, however slow the machine.

@@ -8,12 +8,13 @@ Runtime still needs: an unreadable record may reference any session and name any
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 
 from yoi_pod_store.contract import DeleteResult, HostingLease, LivenessState, PodStore
 from yoi_pod_store.errors import CorruptPodRecord, CorruptRuntimeRecord
-from yoi_pod_store.model import ActivePointer, PodRecord, RuntimeRecord
+from yoi_pod_store.model import ActivePointer, PodRecord, RuntimeRecord, utc_now
 from yoi_pod_store.references import referenced_sessions
 from yoi_pod_store.testing.fixtures import SESSION_A, SESSION_B, BackendFixtures, RawWriter
 
@@ -74,7 +75,8 @@ class UnreadableRecordsSpec(BackendFixtures):
         assert store.probe("broken").state is LivenessState.STOPPED
         hosted("rt-1")
         probe = store.probe("broken")
-        assert probe.state is LivenessState.UNCERTAIN and "rt-1" in probe.reason
+        assert probe.state is LivenessState.UNCERTAIN
+        assert probe.reason.endswith("runtimes that may host it are live or uncertain: 'rt-1'")
         outcome = store.delete_if_stopped("broken")
         assert outcome.result is DeleteResult.REFUSED and outcome.corrupt is not None
         with pytest.raises(CorruptPodRecord):
@@ -89,3 +91,12 @@ class UnreadableRecordsSpec(BackendFixtures):
         assert outcome.corrupt is not None and outcome.corrupt.name == "broken"
         assert outcome.reclaimed_bytes >= 0
         assert store.list_pods() == []
+
+    def test_last_activity_of_a_corrupt_record_is_its_write_time(
+        self, store: PodStore, write_raw_pod: RawWriter
+    ) -> None:
+        # Age-based cleanup asks every listed Pod for its activity, corrupt ones included.
+        before = utc_now() - timedelta(minutes=5)
+        write_raw_pod("broken", "{")
+        activity = store.last_activity("broken")
+        assert activity is not None and before < activity < utc_now() + timedelta(minutes=5)
