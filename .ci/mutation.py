@@ -107,14 +107,19 @@ TARGETS = (
         "yoi-cli",
         "yoi_cli/commands/session.py",
         ("_Pruner",),
-        ("tests/test_session_commands.py", "-k", "prune"),
+        (
+            "tests/test_prune_decisions.py",
+            "tests/test_session_commands.py",
+            "-k",
+            "prune or unreadable",
+        ),
     ),
     Target(
         "pod prune decision",
         "yoi-cli",
         "yoi_cli/commands/pod.py",
         ("_prune_item", "_prune_one"),
-        ("tests/test_pod_commands.py", "-k", "prune"),
+        ("tests/test_prune_decisions.py", "tests/test_pod_commands.py", "-k", "prune"),
     ),
     Target(
         "duration grammar",
