@@ -279,6 +279,7 @@ def test_a_pod_active_exactly_at_the_cutoff_is_kept_unprobed(
     assert activity is not None
     kept = pod_command._prune_one(pods, listing, activity, True)
     assert (kept.action, kept.reason) == ("kept", "metadata is newer than threshold")
+    assert kept.details == {"last_activity": format_time(activity)}  # no liveness: not probed
     assert pods.read("alpha") is not None
     later = activity + timedelta(microseconds=1)
     assert pod_command._prune_one(pods, listing, later, True).action == "deleted"
