@@ -25,6 +25,9 @@ nox.options.reuse_existing_virtualenvs = False
 nox.options.sessions = ["tests", "lint", "typecheck", "wheels", "postgres", "ci-config"]
 
 TEST_TOOLS = ["pytest>=8", "hypothesis>=6.100"]
+#: Every session that runs tests: Hypothesis' ``ci`` profile (yoi_base.hypothesis_profiles), the
+#: same examples on every run, so a red run replays by running it again.
+TEST_ENV = {"YOI_HYPOTHESIS_PROFILE": "ci"}
 #: Extra test-only tools a feature needs (the OpenAPI conformance check, for instance).
 FEATURE_TEST_TOOLS = {
     ("worker-runtime", "http-server"): ["schemathesis>=4"],
@@ -114,7 +117,7 @@ def tests(session: nox.Session, package: str, features: tuple[str, ...]) -> None
         "pytest",
         str(PACKAGES / package / "tests"),
         *session.posargs,
-        env={"YOI_TEST_FEATURES": ",".join(features)},
+        env={**TEST_ENV, "YOI_TEST_FEATURES": ",".join(features)},
     )
 
 
@@ -223,7 +226,7 @@ def postgres(session: nox.Session) -> None:
             "pytest",
             str(PACKAGES / POSTGRES_PACKAGE / "tests"),
             *session.posargs,
-            env={"YOI_TEST_POSTGRES_URL": url},
+            env={**TEST_ENV, "YOI_TEST_POSTGRES_URL": url},
         )
 
 
@@ -329,5 +332,5 @@ def llm_server(session: nox.Session) -> None:
             "pytest",
             str(PACKAGES / ENGINE_OPENAI_PACKAGE / "tests"),
             *session.posargs,
-            env={"YOI_TEST_LLAMA_URL": server.url},
+            env={**TEST_ENV, "YOI_TEST_LLAMA_URL": server.url},
         )
