@@ -284,6 +284,21 @@ def ci_config(session: nox.Session) -> None:
     session.run("zizmor", "--offline", "--min-severity", "medium", *workflows)
 
 
+@nox.session
+def mutation(session: nox.Session) -> None:
+    """Mutation testing of the safety-critical modules (.ci/mutation.py; not in the default run):
+    a score per module and every surviving mutant; fails when a module scores below 90%."""
+    _install_package(session, "yoi-cli", ("runtime",))
+    session.install(_requirement(POSTGRES_PACKAGE, POSTGRES_EXTRAS), *TEST_TOOLS)
+    with postgres_server(session) as url:
+        session.run(
+            "python",
+            str(CI_SCRIPTS / "mutation.py"),
+            *session.posargs,
+            env={**TEST_ENV, "YOI_TEST_POSTGRES_URL": url},
+        )
+
+
 # --- yoi-engine-openai: the openai engine, tested against a real model server ----------------
 
 #: The openai engine; its tests need the model server below, so it is not in the MATRIX.

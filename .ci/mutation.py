@@ -103,6 +103,18 @@ TARGETS = (
         ("tests/test_fs_liveness.py", "tests/test_probe_failures.py", "tests/test_conformance.py"),
     ),
     Target(
+        "lease liveness probe (postgres)",
+        "store-postgres",
+        "yoi_store_postgres/pod_store.py",
+        (
+            "_judge",
+            "PostgresPodStore.probe",
+            "PostgresPodStore.probe_runtime",
+            "PostgresPodStore.probe_all_runtimes",
+        ),
+        ("tests/test_liveness.py", "tests/test_conformance.py", "-k", "liveness or PodStore"),
+    ),
+    Target(
         "session prune decision",
         "yoi-cli",
         "yoi_cli/commands/session.py",
@@ -146,7 +158,7 @@ class Mutant:
     equivalent: bool
 
 
-_COMPARE = {
+_COMPARE: dict[type[ast.AST], type[ast.AST]] = {
     ast.Lt: ast.LtE,
     ast.LtE: ast.Lt,
     ast.Gt: ast.GtE,
@@ -158,15 +170,15 @@ _COMPARE = {
     ast.In: ast.NotIn,
     ast.NotIn: ast.In,
 }
-_ARITHMETIC = {
+_ARITHMETIC: dict[type[ast.AST], type[ast.AST]] = {
     ast.Add: ast.Sub,
     ast.Sub: ast.Add,
     ast.Mult: ast.FloorDiv,
     ast.FloorDiv: ast.Mult,
     ast.Mod: ast.FloorDiv,
 }
-_BOOLEAN = {ast.And: ast.Or, ast.Or: ast.And}
-_SYMBOL = {
+_BOOLEAN: dict[type[ast.AST], type[ast.AST]] = {ast.And: ast.Or, ast.Or: ast.And}
+_SYMBOL: dict[type[ast.AST], str] = {
     ast.Lt: "<",
     ast.LtE: "<=",
     ast.Gt: ">",
@@ -185,32 +197,34 @@ _SYMBOL = {
     ast.And: "and",
     ast.Or: "or",
 }
-#: Statements never removed: type narrowing and invariants, imports, and no-ops.
-_KEPT_STATEMENTS = (ast.Assert, ast.Import, ast.ImportFrom, ast.Pass)
+#: Statements never removed: imports and no-ops (asserts are not mutated at all).
+_KEPT_STATEMENTS = (ast.Import, ast.ImportFrom, ast.Pass)
 
 #: A mutation: what it does, and how it makes the mutated node from (a copy of) the original.
 Mutation = tuple[str, Callable[[ast.AST], ast.AST]]
 
 
-def _swapped_operator(node: ast.AST, table: dict[type, type]) -> Iterator[Mutation]:
-    op = getattr(node, "op", None)
-    if type(op) in table:
-        swap = table[type(op)]
+def _swapped_operator(
+    node: ast.BoolOp | ast.BinOp, table: dict[type[ast.AST], type[ast.AST]]
+) -> Iterator[Mutation]:
+    kind = type(node.op)
+    swap = table.get(kind)
+    if swap is not None:
 
-        def apply(copied: ast.AST) -> ast.AST:
+        def apply(copied: ast.AST, swap: type[ast.AST] = swap) -> ast.AST:
             copied.op = swap()  # type: ignore[attr-defined]
             return copied
 
-        yield f"{_SYMBOL[type(op)]} -> {_SYMBOL[swap]}", apply
+        yield f"{_SYMBOL[kind]} -> {_SYMBOL[swap]}", apply
 
 
 def _compare_mutations(node: ast.Compare) -> Iterator[Mutation]:
     for index, op in enumerate(node.ops):
         swap = _COMPARE[type(op)]
 
-        def apply(copied: ast.AST, index: int = index, swap: type = swap) -> ast.AST:
+        def apply(copied: ast.AST, index: int = index, swap: type[ast.AST] = swap) -> ast.AST:
             assert isinstance(copied, ast.Compare)
-            copied.ops[index] = swap()
+            copied.ops[index] = swap()  # type: ignore[call-overload]
             return copied
 
         yield f"{_SYMBOL[type(op)]} -> {_SYMBOL[swap]}", apply
@@ -247,13 +261,18 @@ def _mutations(node: ast.AST, tests: set[int], docstrings: set[int]) -> Iterator
 
             yield f"{node.func.id} -> {swap}", apply
     if id(node) in tests and not isinstance(node, ast.Compare | ast.UnaryOp | ast.BoolOp):
-        yield "condition negated", lambda copied: ast.UnaryOp(ast.Not(), copied)
+        yield "condition negated", _negated
     if (
         isinstance(node, ast.stmt)
         and not isinstance(node, _KEPT_STATEMENTS)
         and id(node) not in docstrings
     ):
         yield "statement removed", lambda copied: ast.Pass()
+
+
+def _negated(copied: ast.AST) -> ast.AST:
+    assert isinstance(copied, ast.expr)
+    return ast.UnaryOp(ast.Not(), copied)
 
 
 def _scope_lines(tree: ast.Module, scopes: Sequence[str], line_count: int) -> list[range]:
@@ -308,7 +327,8 @@ class _Replace(ast.NodeTransformer):
     def visit(self, node: ast.AST) -> ast.AST:
         if node is self.target:
             return self.replacement(node)
-        return super().visit(node)
+        visited: ast.AST = super().visit(node)
+        return visited
 
 
 def mutants(source: str, scopes: Sequence[str] = ()) -> list[Mutant]:
@@ -328,12 +348,13 @@ def mutants(source: str, scopes: Sequence[str] = ()) -> list[Mutant]:
         and isinstance(n.body[0].value, ast.Constant)
         and isinstance(n.body[0].value.value, str)
     }
+    in_asserts = {id(n) for a in nodes if isinstance(a, ast.Assert) for n in ast.walk(a)}
     original = ast.unparse(tree)
     found: list[Mutant] = []
     seen = {original}
     for index, node in enumerate(nodes):
         line = getattr(node, "lineno", None)
-        if line is None or not any(line in scope for scope in ranges):
+        if line is None or id(node) in in_asserts or not any(line in r for r in ranges):
             continue
         for change, make in _mutations(node, tests, docstrings):
             copied = copy.deepcopy(tree)
