@@ -25,6 +25,9 @@ nox.options.reuse_existing_virtualenvs = False
 nox.options.sessions = ["tests", "lint", "typecheck", "wheels", "postgres", "ci-config"]
 
 TEST_TOOLS = ["pytest>=8", "hypothesis>=6.100"]
+#: Every session that runs tests: Hypothesis' ``ci`` profile (yoi_base.hypothesis_profiles), the
+#: same examples on every run, so a red run replays by running it again.
+TEST_ENV = {"YOI_HYPOTHESIS_PROFILE": "ci"}
 #: Extra test-only tools a feature needs (the OpenAPI conformance check and a client generated
 #: from the committed document, for instance).
 FEATURE_TEST_TOOLS = {
@@ -115,7 +118,7 @@ def tests(session: nox.Session, package: str, features: tuple[str, ...]) -> None
         "pytest",
         str(PACKAGES / package / "tests"),
         *session.posargs,
-        env={"YOI_TEST_FEATURES": ",".join(features)},
+        env={**TEST_ENV, "YOI_TEST_FEATURES": ",".join(features)},
     )
 
 
@@ -224,7 +227,7 @@ def postgres(session: nox.Session) -> None:
             "pytest",
             str(PACKAGES / POSTGRES_PACKAGE / "tests"),
             *session.posargs,
-            env={"YOI_TEST_POSTGRES_URL": url},
+            env={**TEST_ENV, "YOI_TEST_POSTGRES_URL": url},
         )
 
 
@@ -282,6 +285,21 @@ def ci_config(session: nox.Session) -> None:
     session.run("zizmor", "--offline", "--min-severity", "medium", *workflows)
 
 
+@nox.session
+def mutation(session: nox.Session) -> None:
+    """Mutation testing of the safety-critical modules (.ci/mutation.py; not in the default run):
+    a score per module and every surviving mutant; fails when a module scores below 90%."""
+    _install_package(session, "yoi-cli", ("runtime",))
+    session.install(_requirement(POSTGRES_PACKAGE, POSTGRES_EXTRAS), *TEST_TOOLS)
+    with postgres_server(session) as url:
+        session.run(
+            "python",
+            str(CI_SCRIPTS / "mutation.py"),
+            *session.posargs,
+            env={**TEST_ENV, "YOI_TEST_POSTGRES_URL": url},
+        )
+
+
 # --- yoi-engine-openai: the openai engine, tested against a real model server ----------------
 
 #: The openai engine; its tests need the model server below, so it is not in the MATRIX.
@@ -330,5 +348,5 @@ def llm_server(session: nox.Session) -> None:
             "pytest",
             str(PACKAGES / ENGINE_OPENAI_PACKAGE / "tests"),
             *session.posargs,
-            env={"YOI_TEST_LLAMA_URL": server.url},
+            env={**TEST_ENV, "YOI_TEST_LLAMA_URL": server.url},
         )

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import fcntl
 import os
+import signal
 import sys
-import time
 from pathlib import Path
 
 import attrs
@@ -54,14 +54,20 @@ def write_forever(store: FsPodStore, name: str) -> None:
             ready = True
 
 
+def hold_lock(store: FsPodStore, name: str) -> None:
+    """Take the per-name lock of ``name`` and hold it until killed."""
+    with store.locked(name):
+        print("ready", flush=True)
+        _live_until_killed()
+
+
 def host(store: FsPodStore, runtime_id: str, pods: list[str]) -> None:
     """Open a lease, claim the Pods and live until killed."""
     lease = store.host(runtime_id)
     for pod in pods:
         lease.claim(pod)
     print("ready", flush=True)
-    while True:
-        time.sleep(60)
+    _live_until_killed()
 
 
 def lock_only(store: FsPodStore, runtime_id: str) -> None:
@@ -71,8 +77,12 @@ def lock_only(store: FsPodStore, runtime_id: str) -> None:
     fd = os.open(lease_dir / "lock", os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(fd, fcntl.LOCK_EX)
     print("ready", flush=True)
+    _live_until_killed()
+
+
+def _live_until_killed() -> None:
     while True:
-        time.sleep(60)
+        signal.pause()
 
 
 def main(argv: list[str]) -> None:
@@ -83,6 +93,8 @@ def main(argv: list[str]) -> None:
         increment(store, args[0], int(args[1]))
     elif mode == "write-forever":
         write_forever(store, args[0])
+    elif mode == "hold-lock":
+        hold_lock(store, args[0])
     elif mode == "host":
         host(store, args[0], args[1:])
     elif mode == "lock-only":

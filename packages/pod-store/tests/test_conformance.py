@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,7 +12,7 @@ import pytest
 from yoi_pod_store.backends.fs import FsPodStore, open_fs_pod_store
 from yoi_pod_store.backends.memory import MemoryPodStore, open_memory_pod_store
 from yoi_pod_store.contract import PodStore
-from yoi_pod_store.testing import OPTIONAL, REQUIRED, PodStoreContract
+from yoi_pod_store.testing import OPTIONAL, REQUIRED, PodStoreContract, UnreadableRecordsSpec
 
 _names = itertools.count()
 
@@ -63,3 +65,29 @@ class TestMemoryBackend(PodStoreContract):
 
 def test_the_contract_is_every_declared_capability() -> None:
     assert PodStoreContract.__bases__ == REQUIRED + OPTIONAL
+
+
+def test_a_backend_without_raw_writers_fails_the_kit_instead_of_skipping(tmp_path: Path) -> None:
+    suite = tmp_path / "test_no_raw_writers.py"
+    suite.write_text(
+        "import pytest\n"
+        "from yoi_pod_store.backends.memory import open_memory_pod_store\n"
+        "from yoi_pod_store.testing import UnreadableRecordsSpec\n"
+        "class TestNoRawWriters(UnreadableRecordsSpec):\n"
+        "    @pytest.fixture\n"
+        "    def store(self):\n"
+        "        return open_memory_pod_store('memory://no-raw-writers')\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(suite)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 1, run.stdout
+    tests = [name for name in dir(UnreadableRecordsSpec) if name.startswith("test_")]
+    assert f"{len(tests)} errors" in run.stdout and "skipped" not in run.stdout, run.stdout
+    assert "must override the `write_raw_pod` fixture" in run.stdout
+    assert "must override the `write_raw_runtime` fixture" in run.stdout

@@ -63,7 +63,7 @@ def test_host_in_another_process_is_live_and_protected(
 ) -> None:
     spawn(store, processes, "host", "rt-live", "alpha", "beta")
     state, reason = timed_probe(store, "alpha")
-    assert state is LivenessState.LIVE, reason
+    assert (state, reason) == (LivenessState.LIVE, "runtime 'rt-live' is live")
     outcome = store.delete_if_stopped("beta")
     assert outcome.result is DeleteResult.REFUSED
     assert store.read("beta") is not None
@@ -124,6 +124,24 @@ def test_socket_answering_without_lock_holder_is_uncertain(store: FsPodStore) ->
         hosted_record(store, "alpha", "rt-odd")
         state, reason = timed_probe(store, "alpha")
     assert state is LivenessState.UNCERTAIN and "lease lock" in reason
+
+
+@pytest.mark.parametrize("kind", ["symlink", "socket"])
+def test_a_lock_that_cannot_be_opened_is_uncertain(
+    store: FsPodStore, tmp_path: Path, kind: str
+) -> None:
+    lease_dir = store.lease_dir("rt-odd")
+    lease_dir.mkdir(parents=True)
+    if kind == "symlink":  # never followed: ELOOP
+        (tmp_path / "elsewhere").touch()
+        (lease_dir / "lock").symlink_to(tmp_path / "elsewhere")
+    else:  # a socket file cannot be opened: ENXIO
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as bound:
+            bound.bind(str(lease_dir / "lock"))  # the file stays after the close
+    hosted_record(store, "alpha", "rt-odd")
+    state, reason = timed_probe(store, "alpha")
+    assert state is LivenessState.UNCERTAIN and "cannot open its lock" in reason
+    assert store.delete_if_stopped("alpha").result is DeleteResult.REFUSED
 
 
 def test_lease_path_through_a_regular_file_is_uncertain(store: FsPodStore) -> None:

@@ -18,7 +18,12 @@ from yoi_pod_store.model import (
     encode_pod_record,
     encode_runtime_record,
 )
-from yoi_pod_store.names import validate_pod_name, validate_runtime_id
+from yoi_pod_store.names import (
+    is_valid_name,
+    name_rule_violation,
+    validate_pod_name,
+    validate_runtime_id,
+)
 
 SESSION = "0192f0a0-0000-7000-8000-00000000000a"
 
@@ -31,11 +36,14 @@ SESSION = "0192f0a0-0000-7000-8000-00000000000a"
         ("..", "must not be '.' or '..'"),
         (".hidden", "must start with an ASCII letter or digit"),
         ("-rf", "must start with an ASCII letter or digit"),
+        ("\u00e9t\u00e9", "must start with an ASCII letter or digit"),
+        ("-" + "x" * 79, "must start with an ASCII letter or digit"),  # 80 long: not too long
         ("nul\x00byte", "must not contain NUL"),
         ("tab\tname", "must not contain whitespace"),
         ("line\nbreak", "must not contain whitespace"),
         ("esc\x1b[31m", "must not contain control characters"),
         ("del\x7f", "must not contain control characters"),
+        ("c1\x9f", "must not contain control characters"),
         ("x" * 81, "must be at most 80 characters long (got 81)"),
         ("caf\u00e9", "may contain only ASCII letters, digits"),
         ("semi;colon", "may contain only ASCII letters, digits"),
@@ -63,6 +71,19 @@ def test_message_escapes_and_shortens_hostile_names() -> None:
 def test_good_names_pass(name: str) -> None:
     assert validate_pod_name(name) == name
     assert validate_runtime_id(name) == name
+
+
+@pytest.mark.parametrize(
+    ("name", "valid"),
+    [
+        *(("a", True), ("0" * 80, True), ("x..y", True), ("", False), ("..", False)),
+        *(("-rf", False), ("a b", False), ("x" * 81, False), ("caf\u00e9", False)),
+        *((42, False), (None, False)),
+    ],
+)
+def test_is_valid_name_agrees_with_the_rule(name: object, valid: bool) -> None:
+    assert is_valid_name(name) is valid
+    assert (name_rule_violation(name) is None) is valid
 
 
 def test_runtime_ids_follow_the_same_rule_with_their_own_error() -> None:

@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+#: The suite's Hypothesis profiles (``ci`` under nox, ``dev`` otherwise).
+pytest_plugins = ["yoi_base.hypothesis_profiles"]
+
 
 @pytest.fixture(autouse=True)
 def _isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -152,7 +152,6 @@ appended: st.SearchStrategy[m.Entry] = st.one_of(
 entries = starts(st.builds(new_session_id)) | appended
 
 
-@settings(max_examples=300, deadline=None)
 @given(entries)
 def test_every_entry_round_trips(entry: m.Entry) -> None:
     line = m.encode_entry(entry)

@@ -7,12 +7,12 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from waiting import outlast_lease, wait_until
 from yoi_pod_store.contract import DeleteResult
 from yoi_pod_store.plugins import open_pod_store
 from yoi_pod_store.references import referenced_sessions
@@ -59,7 +59,7 @@ def yoi(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_two_runtimes_share_one_database_and_a_killed_ones_pods_become_deletable(
-    store_url: str, spawn: Callable[..., subprocess.Popen[str]]
+    store_url: str, spawn: Callable[..., subprocess.Popen[str]], sql: Sql
 ) -> None:
     first = spawn("runtime_host.py", store_url, "rt-a", "a1", "a2")
     second = spawn("runtime_host.py", store_url, "rt-b", "b1", "b2")
@@ -90,8 +90,9 @@ def test_two_runtimes_share_one_database_and_a_killed_ones_pods_become_deletable
 
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
-        time.sleep(1.0 + 0.2 + 0.4)  # TTL + safety margin + slack: the lease has expired
-        assert pods.probe("a1").stopped and pods.probe("a2").stopped
+        # Its lease expires a TTL and a safety margin after its last renewal.
+        wait_until(lambda: pods.probe("a1").stopped, "a1 probing stopped")
+        assert pods.probe("a2").stopped
         assert pods.probe("b1").live and pods.probe("b2").live
         assert pods.delete_if_stopped("a1").result is DeleteResult.DELETED
         assert pods.delete_if_stopped("b1").result is DeleteResult.REFUSED
@@ -101,7 +102,8 @@ def test_two_runtimes_share_one_database_and_a_killed_ones_pods_become_deletable
         assert listing.returncode == 0, listing.stderr
         states = {p["name"]: p["liveness"]["state"] for p in json.loads(listing.stdout)["pods"]}
         assert states == {"a2": "stopped", "b1": "live", "b2": "live"}
-        time.sleep(1.0)
+        # a2 is over 1 s old: its last write came before its lease's last renewal, which has
+        # been expired for a TTL (1 s) and the safety margin.
         pruned = yoi("pod", "--store", store_url, "prune", "--older-than", "1s", "--force")
         assert pruned.returncode == 1, pruned.stderr  # the live Pods are refused
         assert "deleted=1" in pruned.stdout and "refused=2" in pruned.stdout, pruned.stdout
@@ -124,7 +126,7 @@ def test_two_runtimes_share_one_database_and_a_killed_ones_pods_become_deletable
         assert sorted(actions.values()).count("would_delete") == 2  # a1's and a2's transcripts
         assert len(sessions.list_sessions()) == 6  # a dry run deletes nothing
 
-        time.sleep(2.0)  # the surviving Runtime keeps its lease fresh the whole time
+        outlast_lease(sql, "rt-b")  # the surviving Runtime keeps its lease fresh all along
         assert pods.probe("b1").live
         assert second.stdin is not None
         second.stdin.close()
@@ -204,11 +206,10 @@ def test_a_stalled_host_whose_lease_lapsed_stops_writing(
     host.stdin.flush()
     assert _line(host) == {"ok": 1}
 
-    host.send_signal(signal.SIGSTOP)  # frozen longer than its 1 s TTL (and the probe margin)
+    host.send_signal(signal.SIGSTOP)  # frozen until its 1 s TTL and the probe margin pass
     try:
-        time.sleep(2.5)
         pods = open_pod_store(store_url)
-        assert pods.probe("w").stopped
+        wait_until(lambda: pods.probe("w").stopped, "the frozen host's Worker probing stopped")
         # Another process takes the runtime over, as a supervisor restarting it would.
         successor = open_persistent_runtime(store_url, runtime_id="rt-stalled")
     finally:

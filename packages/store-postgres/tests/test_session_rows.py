@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from waiting import wait_until
 from yoi_session_store.errors import CorruptSegmentError, SegmentNotFoundError
 from yoi_session_store.ids import new_segment_id, new_session_id
 from yoi_session_store.model import Extension
@@ -15,6 +16,7 @@ from yoi_session_store.testing.samples import segment_start
 from yoi_store_postgres.session_store import PostgresSessionStore, open_postgres_session_store
 
 Sql = Callable[..., list[tuple[Any, ...]]]
+WAITING_FOR_A_LOCK = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
 
 
 @pytest.fixture
@@ -68,7 +70,9 @@ def test_a_failed_create_leaves_no_rows_behind(store: PostgresSessionStore, sql:
     assert _counts(sql) == before
 
 
-def test_guarded_delete_decides_with_appends_held_off(store: PostgresSessionStore) -> None:
+def test_guarded_delete_decides_with_appends_held_off(
+    store: PostgresSessionStore, sql: Sql
+) -> None:
     session, segment = new_session_id(), new_segment_id()
     store.create_segment(session, segment, [segment_start(session)])
     assert not store.delete_session(session, guard=lambda: False)
@@ -86,8 +90,10 @@ def test_guarded_delete_decides_with_appends_held_off(store: PostgresSessionStor
 
     def guard() -> bool:
         writer.start()
-        time.sleep(0.3)
-        assert appended == []  # the append waits for the decision
+        wait_until(  # the append waits for the decision
+            lambda: sql(WAITING_FOR_A_LOCK) != [(0,)], "the append waiting for the row lock"
+        )
+        assert appended == []
         return True
 
     assert store.delete_session(session, guard=guard)

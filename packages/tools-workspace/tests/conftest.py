@@ -8,6 +8,9 @@ import pytest
 from workspace_calls import context_for
 from yoi_worker_runtime.tools import ToolContext
 
+#: The suite's Hypothesis profiles (``ci`` under nox, ``dev`` otherwise).
+pytest_plugins = ["yoi_base.hypothesis_profiles"]
+
 CANARY = "CANARY: outside the workspace"
 
 

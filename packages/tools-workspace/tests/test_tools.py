@@ -83,7 +83,7 @@ def test_reading_returns_the_text_or_a_range_of_lines(
     assert call(context, "read_file", path="é.txt") == "café ☕\n"
 
 
-@settings(max_examples=60, deadline=None, derandomize=True)
+@settings(max_examples=60)  # each example writes and reads real files
 @given(
     lines=st.lists(st.integers(min_value=0, max_value=3 * CHUNK_BYTES // 4), max_size=6),
     trailing_newline=st.booleans(),

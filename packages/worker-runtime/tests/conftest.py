@@ -11,6 +11,9 @@ import os
 import pytest
 from yoi_worker_runtime.features import FEATURE_MODULES
 
+#: The suite's Hypothesis profiles (``ci`` under nox, ``dev`` otherwise).
+pytest_plugins = ["yoi_base.hypothesis_profiles"]
+
 
 def installed_features() -> set[str]:
     declared = os.environ.get("YOI_TEST_FEATURES")

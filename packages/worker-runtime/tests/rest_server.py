@@ -8,10 +8,11 @@ import json
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -124,6 +125,35 @@ def raw(
         connection.close()
     decoded = json.loads(data) if data else None
     return Answer(response.status, found, decoded)
+
+
+@contextlib.contextmanager
+def held_request(url: str, path: str, timeout: float = 30.0) -> Iterator[Callable[[], Answer]]:
+    """``GET path``, in the server's hands when the block starts; call the result for its answer.
+
+    It goes out pipelined behind ``GET /v1/health`` on one connection, in one write. The server
+    starts a pipelined request in the same step that completes the answer before it, so once
+    that answer is read the second request is in flight: whatever the test does next (an event,
+    a signal) finds it in the server, however slow the machine.
+    """
+    parts = urlsplit(url)
+    assert parts.hostname is not None and parts.port is not None
+    host = f"Host: {parts.hostname}:{parts.port}\r\n"
+    with socket.create_connection((parts.hostname, parts.port), timeout=timeout) as sock:
+        sock.sendall(
+            f"GET /v1/health HTTP/1.1\r\n{host}\r\nGET {path} HTTP/1.1\r\n{host}\r\n".encode()
+        )
+        # The first answer is all there is to read until the held request ends.
+        assert _answer_from(sock).status == 200
+        yield lambda: _answer_from(sock)
+
+
+def _answer_from(sock: socket.socket) -> Answer:
+    response = http.client.HTTPResponse(sock)
+    response.begin()
+    data = response.read()
+    found = {key.lower(): value for key, value in response.getheaders()}
+    return Answer(response.status, found, json.loads(data) if data else None)
 
 
 def post_json(url: str, path: str, document: object, token: str | None = None) -> Answer:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -69,16 +70,29 @@ def test_wait_for_events_wakes_when_an_event_arrives() -> None:
     waiter = threading.Thread(
         target=lambda: results.append(runtime.wait_for_events(cursor, timeout=10))
     )
-    started = time.monotonic()
     waiter.start()
-    time.sleep(0.1)
-    assert waiter.is_alive()  # nothing new yet: it is blocked, not polling back empty
+    # Nothing new yet: it blocks in the wait instead of polling back empty.
+    deadline = time.monotonic() + 10
+    while not blocked_in_condition_wait(waiter, "wait_for_events"):
+        assert waiter.is_alive() and time.monotonic() < deadline, "the waiter never blocked"
+        waiter.join(0.001)  # a poll interval, bounded by the deadline
+    started = time.monotonic()
     runtime.create_worker(task("a"))
     waiter.join(5)
     assert not waiter.is_alive()
     assert time.monotonic() - started < 5
     assert [event.kind for event in results[0].events] == ["worker_created"]
     assert results[0].cursor.next_event_id == 3
+
+
+def blocked_in_condition_wait(thread: threading.Thread, caller: str) -> bool:
+    """Is ``thread`` blocked in a ``threading.Condition`` wait that ``caller`` started?"""
+    frame = sys._current_frames().get(thread.ident or 0)
+    names = []
+    while frame is not None:
+        names.append(frame.f_code.co_name)
+        frame = frame.f_back
+    return names[:1] == ["wait"] and caller in names
 
 
 def test_wait_for_events_times_out_with_an_empty_batch() -> None:

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from rest_server import TASK, ServerProcess, post_json, raw, running_server, start_server
+from rest_server import (
+    TASK,
+    ServerProcess,
+    held_request,
+    post_json,
+    raw,
+    running_server,
+    start_server,
+)
 from yoi_worker_runtime import (
     CreateWorkerRequest,
     LimitTooLarge,
@@ -280,25 +287,23 @@ def test_a_foreign_host_header_is_refused(server: ServerProcess) -> None:
 def test_events_long_poll_returns_as_soon_as_an_event_arrives(server: ServerProcess) -> None:
     with server.client() as client:
         cursor = client.events("now").cursor
-
-        def later() -> None:
-            time.sleep(0.5)
-            with server.client() as other:
-                other.create_worker(
-                    CreateWorkerRequest(
-                        intent=TaskIntent(objective="x"), profile=RuntimeDefaultProfile()
-                    )
+        path = f"/v1/events?cursor={cursor.next_event_id}&wait=20"
+        with held_request(server.url, path) as answer:
+            started = time.monotonic()
+            client.create_worker(
+                CreateWorkerRequest(
+                    intent=TaskIntent(objective="x"), profile=RuntimeDefaultProfile()
                 )
-
-        threading.Thread(target=later).start()
+            )
+            held = answer()
+        assert held.status == 200
+        batch = held.body["batch"]
+        assert [event["kind"] for event in batch["events"]] == ["worker_created"]
+        assert time.monotonic() - started < 5  # woken by the event, not at the 20 s wait
+        after = client.events(cursor).cursor
+        assert batch["cursor"]["next_event_id"] == after.next_event_id == cursor.next_event_id + 1
         started = time.monotonic()
-        batch = client.events(cursor, wait=20)
-        elapsed = time.monotonic() - started
-        assert [event.kind for event in batch.events] == ["worker_created"]
-        assert 0.3 < elapsed < 5
-        assert batch.cursor.next_event_id == cursor.next_event_id + 1
-        started = time.monotonic()
-        empty = client.events(batch.cursor, wait=0.5)
+        empty = client.events(after, wait=0.5)
         assert empty.events == () and 0.4 < time.monotonic() - started < 5
 
 

@@ -12,7 +12,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from rest_server import TASK, ServerProcess, post_json, raw, running_server, start_server
+from rest_server import (
+    TASK,
+    ServerProcess,
+    held_request,
+    post_json,
+    running_server,
+    start_server,
+)
 from yoi_worker_runtime import CreateWorkerRequest, RuntimeDefaultProfile, TaskIntent
 from yoi_worker_runtime.client import RuntimeClient
 
@@ -28,18 +35,10 @@ def _address(server: ServerProcess) -> tuple[str, int]:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_lets_an_in_flight_long_poll_finish_then_exits_0(sig: int) -> None:
     server = start_server("--store", "memory")
-    answers: list[int] = []
-
-    def long_poll() -> None:
-        answers.append(raw(server.url, "GET", "/v1/events?cursor=now&wait=20").status)
-
-    poller = threading.Thread(target=long_poll)
-    poller.start()
-    time.sleep(0.5)
-    started = time.monotonic()
-    assert server.stop(sig) == 0
-    poller.join(10)
-    assert answers == [200]
+    with held_request(server.url, "/v1/events?cursor=now&wait=20") as answer:
+        started = time.monotonic()
+        assert server.stop(sig) == 0
+        assert answer().status == 200
     assert time.monotonic() - started < 10  # the long-poll did not hold shutdown for 20 s
 
 
@@ -50,19 +49,42 @@ def test_sigterm_waits_for_a_request_whose_body_is_still_arriving() -> None:
     with socket.create_connection(_address(server), timeout=20) as sock:
         head = (
             "POST /v1/workers/slow/input HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            "Expect: 100-continue\r\n\r\n"
         )
-        sock.sendall(head.encode() + body[:10])
-        time.sleep(0.3)
+        sock.sendall(head.encode())
+        # "100 Continue" comes when the handler starts reading the body: the request is in flight.
+        assert _interim_answer(sock).startswith(b"HTTP/1.1 100 ")
+        sock.sendall(body[:10])
         server.process.send_signal(signal.SIGTERM)
-        time.sleep(0.5)
-        assert server.process.poll() is None  # still finishing the request
+        _wait_until_refused(_address(server))  # shutting down: it accepts no new connection
+        assert server.process.poll() is None  # but still finishing the request
         sock.sendall(body[10:])
         response = http.client.HTTPResponse(sock)
         response.begin()
         assert response.status == 200
         assert json.loads(response.read())["ack"]["transcript_sequence"] == 1
     assert server.process.wait(timeout=20) == 0
+
+
+def _interim_answer(sock: socket.socket) -> bytes:
+    """An interim (1xx) answer's head, read byte by byte so nothing after it is consumed."""
+    head = b""
+    while not head.endswith(b"\r\n\r\n"):
+        byte = sock.recv(1)
+        assert byte, "the server closed the connection"
+        head += byte
+    return head
+
+
+def _wait_until_refused(address: tuple[str, int], timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(address, timeout=timeout).close()
+        except ConnectionRefusedError:
+            return
+        assert time.monotonic() < deadline, "the server kept accepting connections"
 
 
 @pytest.mark.parametrize(

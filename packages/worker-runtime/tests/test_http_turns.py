@@ -19,10 +19,11 @@ from yoi_worker_runtime.errors import WorkerBusy
 
 pytestmark = pytest.mark.feature("http-server")
 
+#: "slow" turns last a minute: the tests that use them interrupt them, however loaded the machine.
 CONFIG = """
 [profiles.slow]
 engine = "echo"
-options = { chunks = 40, chunk_delay_ms = 50 }
+options = { chunks = 1200, chunk_delay_ms = 50 }
 
 [profiles.careful]
 engine = "echo"

@@ -6,7 +6,7 @@ import re
 import subprocess
 import sys
 
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from yoi_worker_runtime import (
     WORKER_NAME_PATTERN,
@@ -17,7 +17,6 @@ from yoi_worker_runtime import (
 )
 
 
-@settings(max_examples=300)
 @given(st.text(max_size=90) | st.from_regex(WORKER_NAME_PATTERN, fullmatch=True))
 def test_the_name_rule_accepts_exactly_the_pattern(name: str) -> None:
     matches = re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}", name) is not None

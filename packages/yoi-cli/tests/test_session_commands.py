@@ -128,6 +128,9 @@ def test_prune_keeps_referenced_young_and_newer_sessions(
     forced = yoi("session", "prune", "--unreferenced", "--force", "--dry-run")
     assert "mode: dry-run" in forced.stdout
     assert session_dir(data, week_old).exists()
+    # A minute old: inside the default grace (kept above), past a grace of 1 s, whatever the
+    # time the commands so far took.
+    age_session(data, young, 60)
     grace = yoi("session", "prune", "--unreferenced", "--force", "--grace", "1s", "--json").json()
     actions = {item["id"]: item["action"] for item in grace["items"]}
     assert actions[week_old] == "deleted"

@@ -149,7 +149,8 @@ def test_interrupt_ends_a_running_turn_and_says_so_when_idle(
 ) -> None:
     config = tmp_path / "yoi.toml"
     config.write_text(
-        '[profiles.slow]\nengine = "echo"\noptions = { chunks = 50, chunk_delay_ms = 100 }\n'
+        # A minute-long turn: only the interrupt ends it, however slow the commands start.
+        '[profiles.slow]\nengine = "echo"\noptions = { chunks = 600, chunk_delay_ms = 100 }\n'
     )
     with serving(yoi_env, "--store", "memory", "--config", str(config)) as (_, ready):
         env = {"YOI_RUNTIME_URL": ready["url"]}

@@ -545,6 +545,8 @@ class PodStore(abc.ABC):
         corrupt record is deleted when stopped and reported in ``corrupt``. ``dry_run`` decides the
         same way and removes nothing.
         """
+        # Equivalent mutant `statement removed`: each built-in backend's locked() checks it too;
+        # checking here refuses a bad name before any backend code runs.
         validate_pod_name(name)
         with self.locked(name) as pod:
             corrupt: CorruptPodRecord | None = None

@@ -30,6 +30,8 @@ def name_rule_violation(name: object) -> str | None:
         return "must not contain '/'"
     if any(ch.isspace() for ch in name):
         return "must not contain whitespace"
+    # Equivalent mutants `< -> <=`, `32 -> 33`, `160 -> 161`: taking 0x20 or 0xA0 in changes
+    # nothing, both are whitespace and refused just above.
     if any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in name):
         return "must not contain control characters"
     if len(name) > NAME_MAX_LENGTH:

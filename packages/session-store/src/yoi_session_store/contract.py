@@ -124,7 +124,8 @@ class SessionStore(abc.ABC):
     ) -> list[Entry]:
         """Entries ``start`` (0-based) onwards, at most ``limit`` of them.
 
-        Raises :class:`SegmentNotFoundError` or :class:`CorruptSegmentError`.
+        Raises :class:`SegmentNotFoundError` or :class:`CorruptSegmentError`, and
+        :class:`ValueError` for a negative ``start`` or ``limit``.
         """
 
     def read_all(self, session: SessionId, segment: SegmentId) -> list[Entry]:

@@ -10,11 +10,13 @@ One module per capability, so a backend author reads one file to learn one behav
 | ``runtime_records`` | :class:`RuntimeRecordsSpec` | Runtime records, referenced sessions |
 | ``liveness`` | :class:`LivenessSpec` | hosting leases and the liveness probe |
 | ``cleanup`` | :class:`CleanupSpec` | ``delete_if_stopped`` |
-| ``raw_records`` | :class:`RawRecordsSpec` | corrupt, older and newer records |
+| ``unreadable_records`` | :class:`UnreadableRecordsSpec` | unreadable records are reported |
+| ``raw_records`` | :class:`RawRecordsSpec` | one corrupt, older or newer record |
 
 A backend's test module subclasses :class:`PodStoreContract` (every capability) and provides a
-``store`` fixture, plus, optionally, ``reopen`` and the raw writers that let the kit plant
-records the store would never write::
+``store`` fixture and the raw writers ``write_raw_pod`` / ``write_raw_runtime``, which plant
+records the store would never write (an unreadable record must be reported, never skipped, so
+every backend must be able to hold one); ``reopen`` is optional::
 
     import pytest
     from yoi_pod_store.testing import PodStoreContract
@@ -24,9 +26,17 @@ records the store would never write::
         def store(self, tmp_path):
             return open_my_store(tmp_path)
 
-Every backend must pass the :data:`REQUIRED` capabilities. The :data:`OPTIONAL` ones need
-``write_raw_pod`` / ``write_raw_runtime`` and skip when the backend cannot provide them. The kit
-needs ``pytest`` (install ``yoi-pod-store[testing]``).
+        @pytest.fixture
+        def write_raw_pod(self, store):
+            return lambda name, text: plant_pod_bytes(store, name, text.encode())
+
+        @pytest.fixture
+        def write_raw_runtime(self, store):
+            return lambda runtime_id, text: plant_runtime_bytes(store, runtime_id, text.encode())
+
+Every backend must pass the :data:`REQUIRED` capabilities; :data:`OPTIONAL` lists those a
+backend may lack (none at present). The kit needs ``pytest`` (install
+``yoi-pod-store[testing]``).
 """
 
 from __future__ import annotations
@@ -38,6 +48,7 @@ from yoi_pod_store.testing.names import NamesSpec
 from yoi_pod_store.testing.raw_records import RawRecordsSpec
 from yoi_pod_store.testing.records import RecordsSpec
 from yoi_pod_store.testing.runtime_records import RuntimeRecordsSpec
+from yoi_pod_store.testing.unreadable_records import UnreadableRecordsSpec
 from yoi_pod_store.testing.updates import UpdatesSpec
 
 __all__ = [
@@ -54,6 +65,7 @@ __all__ = [
     "RawRecordsSpec",
     "RecordsSpec",
     "RuntimeRecordsSpec",
+    "UnreadableRecordsSpec",
     "UpdatesSpec",
 ]
 
@@ -65,10 +77,12 @@ REQUIRED: tuple[type, ...] = (
     RuntimeRecordsSpec,
     LivenessSpec,
     CleanupSpec,
+    UnreadableRecordsSpec,
+    RawRecordsSpec,
 )
-#: What runs only when the backend can plant raw records (``write_raw_pod``,
-#: ``write_raw_runtime``); without those fixtures these tests skip.
-OPTIONAL: tuple[type, ...] = (RawRecordsSpec,)
+#: What a backend may lack: such a capability skips without the fixture it needs. None at
+#: present (planting raw records became required, so no cleanup skips unreadable ones).
+OPTIONAL: tuple[type, ...] = ()
 
 
 # The bases are REQUIRED + OPTIONAL (a test checks it), spelled out so type checkers see them.
@@ -79,6 +93,7 @@ class PodStoreContract(
     RuntimeRecordsSpec,
     LivenessSpec,
     CleanupSpec,
+    UnreadableRecordsSpec,
     RawRecordsSpec,
 ):
     """The behaviour every Pod store backend must show: every capability of the kit."""

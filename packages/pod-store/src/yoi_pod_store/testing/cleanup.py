@@ -47,3 +47,11 @@ class CleanupSpec(BackendFixtures):
         assert old.result is DeleteResult.DELETED and store.read("alpha") is None
         # A dry run reports the bytes the real delete then frees.
         assert dry.reclaimed_bytes == old.reclaimed_bytes > 0
+
+    def test_a_pod_active_exactly_at_the_cutoff_is_kept(self, store: PodStore) -> None:
+        store.write(PodRecord("alpha"))
+        activity = store.last_activity("alpha")
+        assert activity is not None
+        outcome = store.delete_if_stopped("alpha", last_activity_before=activity)
+        assert outcome.result is DeleteResult.KEPT_NEWER and outcome.last_activity == activity
+        assert store.read("alpha") is not None

@@ -66,7 +66,8 @@ def full_record(name: str) -> PodRecord:
 
 
 class BackendFixtures:
-    """The fixtures a backend's test class provides (``store``) or may override."""
+    """The fixtures a backend's test class provides (``store``, ``write_raw_pod``,
+    ``write_raw_runtime``) or may override (``reopen``, ``hosted``)."""
 
     @pytest.fixture
     def store(self) -> PodStore:
@@ -79,12 +80,19 @@ class BackendFixtures:
 
     @pytest.fixture
     def write_raw_pod(self) -> RawWriter:
-        """Store raw text as a Pod record, bypassing validation (default: skip those tests)."""
-        pytest.skip("backend cannot plant raw Pod records")
+        """Store raw text as a Pod record, bypassing validation (every backend provides it)."""
+        raise NotImplementedError(
+            "a backend's test class must override the `write_raw_pod` fixture: the kit plants "
+            "unreadable records, which every backend must hold and report"
+        )
 
     @pytest.fixture
     def write_raw_runtime(self) -> RawWriter:
-        pytest.skip("backend cannot plant raw runtime records")
+        """Store raw text as a runtime record, bypassing validation (every backend provides it)."""
+        raise NotImplementedError(
+            "a backend's test class must override the `write_raw_runtime` fixture: the kit "
+            "plants unreadable records, which every backend must hold and report"
+        )
 
     @pytest.fixture
     def hosted(self, store: PodStore) -> Iterator[Callable[[str], HostingLease]]:

@@ -1,21 +1,16 @@
-"""Records this store did not write: corrupt, older, newer, with unknown keys."""
+"""One record this store did not write, read and rewritten: corrupt, older, newer, with unknown
+keys. (How listings, references and cleanup treat unreadable records: ``unreadable_records``.)"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 
-from yoi_pod_store.contract import DeleteResult, HostingLease, LivenessState, PodStore
-from yoi_pod_store.errors import (
-    CorruptPodRecord,
-    CorruptRuntimeRecord,
-)
+from yoi_pod_store.contract import PodStore
+from yoi_pod_store.errors import CorruptPodRecord
 from yoi_pod_store.model import (
     ActivePointer,
     PodRecord,
 )
-from yoi_pod_store.references import referenced_sessions
 from yoi_pod_store.testing.fixtures import (
     SESSION_A,
     BackendFixtures,
@@ -24,7 +19,7 @@ from yoi_pod_store.testing.fixtures import (
 
 
 class RawRecordsSpec(BackendFixtures):
-    """Records this store did not write: corrupt, older, newer, with unknown keys."""
+    """One record this store did not write: corrupt, older, newer, with unknown keys."""
 
     def test_write_replaces_a_corrupt_record(
         self, store: PodStore, write_raw_pod: RawWriter
@@ -50,17 +45,6 @@ class RawRecordsSpec(BackendFixtures):
         write_raw_pod("alpha", '{"schema_version": 1, "pod_name": "beta"}')
         with pytest.raises(CorruptPodRecord, match="beta"):
             store.read("alpha")
-
-    def test_list_reports_corrupt_records_and_keeps_going(
-        self, store: PodStore, write_raw_pod: RawWriter
-    ) -> None:
-        store.write(PodRecord("alpha"))
-        write_raw_pod("broken", "not json")
-        store.write(PodRecord("zulu"))
-        listed = store.list_pods()
-        assert [item.name for item in listed] == ["alpha", "broken", "zulu"]
-        assert listed[1].record is None and isinstance(listed[1].error, CorruptPodRecord)
-        assert listed[0].ok and listed[2].ok
 
     def test_delete_works_on_corrupt_record(
         self, store: PodStore, write_raw_pod: RawWriter
@@ -108,47 +92,3 @@ class RawRecordsSpec(BackendFixtures):
         record = store.read("alpha")
         assert record is not None
         assert record.extra == {"added_later": [1]} and record.peer_names == ("beta",)
-
-    def test_corrupt_runtime_record_is_listed_and_deletable(
-        self, store: PodStore, write_raw_runtime: RawWriter
-    ) -> None:
-        write_raw_runtime("rt-x", "{oops")
-        with pytest.raises(CorruptRuntimeRecord):
-            store.read_runtime("rt-x")
-        [listing] = store.list_runtimes()
-        assert listing.error is not None
-        assert store.delete_runtime("rt-x") is True
-        assert store.list_runtimes() == []
-
-    def test_referenced_sessions_reports_corrupt_records(
-        self, store: PodStore, write_raw_pod: RawWriter
-    ) -> None:
-        store.set_active("alpha", ActivePointer(SESSION_A))
-        write_raw_pod("broken", "{")
-        refs = referenced_sessions(store)
-        assert not refs.complete
-        assert [error.name for error in refs.corrupt] == ["broken"]
-        assert SESSION_A in refs
-
-    def test_corrupt_record_is_uncertain_while_any_runtime_is_live(
-        self, store: PodStore, write_raw_pod: RawWriter, hosted: Callable[[str], HostingLease]
-    ) -> None:
-        write_raw_pod("broken", "{")
-        assert store.probe("broken").state is LivenessState.STOPPED
-        hosted("rt-1")
-        probe = store.probe("broken")
-        assert probe.state is LivenessState.UNCERTAIN and "rt-1" in probe.reason
-        outcome = store.delete_if_stopped("broken")
-        assert outcome.result is DeleteResult.REFUSED and outcome.corrupt is not None
-        with pytest.raises(CorruptPodRecord):
-            store.read("broken")
-
-    def test_delete_if_stopped_deletes_a_corrupt_stopped_record(
-        self, store: PodStore, write_raw_pod: RawWriter
-    ) -> None:
-        write_raw_pod("broken", "garbage")
-        outcome = store.delete_if_stopped("broken")
-        assert outcome.result is DeleteResult.DELETED
-        assert outcome.corrupt is not None and outcome.corrupt.name == "broken"
-        assert outcome.reclaimed_bytes >= 0
-        assert store.list_pods() == []

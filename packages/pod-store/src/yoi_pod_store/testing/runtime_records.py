@@ -40,6 +40,7 @@ class RuntimeRecordsSpec(BackendFixtures):
         store.set_active("beta", ActivePointer(SESSION_A, SEGMENT_A))
         store.write(PodRecord("idle"))
         store.write_runtime(RuntimeRecord("rt-1", events_session_id=SESSION_B))
+        store.write_runtime(RuntimeRecord("rt-2"))  # no events session: references nothing
         refs = referenced_sessions(store)
         assert refs.complete
         assert refs.session_ids == {SESSION_A, SESSION_B}

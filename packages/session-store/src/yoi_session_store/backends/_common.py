@@ -76,15 +76,21 @@ def decode_lines(
     selected = lines[start:] if limit is None else lines[start : start + limit]
     # Decoding builds several objects per line and none of them can form a cycle; pausing
     # the cyclic GC for a large batch spares it repeated full scans of the growing result.
+    # Equivalent mutants `> -> >=`, `1000 -> 1001`: the threshold decides speed, not results.
     pause_gc = len(selected) > 1000 and gc.isenabled()
+    # Equivalent mutant `statement removed`: without the pause decoding is slower, not different.
     if pause_gc:
+        # Equivalent mutant `statement removed`: the same.
         gc.disable()
     try:
         entries = _decode_lines_fast(selected)
     except Exception as exc:  # find the bad line, and why, the careful way
         failure = exc
     else:
+        # Equivalent mutants `statement removed`, `condition negated`: promoting objects, or
+        # not, changes how often the collector scans them, nothing else.
         if pause_gc:
+            # Equivalent mutant `statement removed`: the same.
             _promote_young_objects()
         return entries
     finally:
@@ -107,7 +113,10 @@ def _promote_young_objects() -> None:
     they are still scanned by full collections, as they would have been. Skipped when the
     application froze objects itself: unfreezing would undo that.
     """
+    # Equivalent mutants `statement removed`, `0 -> 1`: not promoting only costs time, and a
+    # freeze takes every tracked object, so the count is never exactly 1.
     if gc.get_freeze_count() == 0:
+        # Equivalent mutant `statement removed`: unfreezing alone moves nothing.
         gc.freeze()
         gc.unfreeze()
 

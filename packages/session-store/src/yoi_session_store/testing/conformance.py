@@ -55,9 +55,30 @@ def _note(n: int) -> Extension:
     return Extension(TS + n, "test", {"n": n})
 
 
-def _wait_for_clock() -> None:
-    # File timestamps may be coarse (a few ms); activity order needs a visible step.
-    time.sleep(0.03)
+#: How long a test waits for another thread or for the store's clock before it fails.
+WAIT_SECONDS = 10.0
+
+
+def _activity(store: SessionStore, session: SessionId) -> int:
+    modified = store.session_modified_at(session)
+    assert modified is not None
+    return modified
+
+
+def _append_until_active_after(
+    store: SessionStore, session: SessionId, segment: SegmentId, moment_ms: int
+) -> None:
+    """Append notes to ``session`` until its activity time is later than ``moment_ms``.
+
+    A store stamps activity by its own clock (a file system's, a database server's), which may
+    be coarse: an append can land in the same tick, so repeat it until the tick shows.
+    """
+    deadline = time.monotonic() + WAIT_SECONDS
+    n = 0
+    while _activity(store, session) <= moment_ms:
+        assert time.monotonic() < deadline, "the store's activity time did not move forward"
+        n += 1
+        store.append(session, segment, _note(n))
 
 
 class SessionStoreConformance:
@@ -94,6 +115,12 @@ class SessionStoreConformance:
         assert store.read(session, segment, 9) == [_note(8), _note(9)]
         assert store.read(session, segment, 11) == []
         assert store.read(session, segment, 0, 0) == []
+
+    def test_a_negative_start_or_limit_is_refused(self, store: SessionStore) -> None:
+        session, segment = _new(store, [_note(1)])
+        for start, limit in ((-1, None), (0, -1)):
+            with expect_raises(ValueError):
+                store.read(session, segment, start, limit)
 
     def test_missing_segment_is_not_found(self, store: SessionStore) -> None:
         session, segment = new_session_id(), new_segment_id()
@@ -259,16 +286,15 @@ class SessionStoreConformance:
 
     def test_list_sessions_by_activity_with_size(self, store: SessionStore) -> None:
         older, older_segment = _new(store)
-        _wait_for_clock()
-        newer, _ = _new(store)
+        newer, newer_segment = _new(store)
+        _append_until_active_after(store, newer, newer_segment, _activity(store, older))
         listed = store.list_sessions()
         assert [info.session_id for info in listed] == [newer, older]
         assert all(info.ok and info.error is None for info in listed)
         size_before = listed[1].size_bytes
         assert size_before > 0
         assert listed[1].segment_count == 1
-        _wait_for_clock()
-        store.append(older, older_segment, _note(1))
+        _append_until_active_after(store, older, older_segment, _activity(store, newer))
         listed = store.list_sessions()
         assert [info.session_id for info in listed] == [older, newer]
         assert listed[0].size_bytes > size_before
@@ -297,10 +323,9 @@ class SessionStoreConformance:
         session, segment = _new(store)
         first = store.session_modified_at(session)
         assert first is not None and first >= before - 1000
-        _wait_for_clock()
         store.append(session, segment, _note(1))
-        later = store.session_modified_at(session)
-        assert later is not None and later > first
+        assert _activity(store, session) >= first  # never backwards
+        _append_until_active_after(store, session, segment, first)  # forwards with the clock
 
     # ---- traces ------------------------------------------------------------------------------
 
@@ -338,20 +363,29 @@ class SessionStoreConformance:
     def test_delete_racing_appends(self, store: SessionStore) -> None:
         session, segment = _new(store)
         acknowledged: list[int] = []
+        appending = threading.Event()
+        stopped_by: list[BaseException] = []
 
         def writer() -> None:
-            for n in range(200):
+            deadline = time.monotonic() + WAIT_SECONDS
+            n = 0
+            while time.monotonic() < deadline:
                 try:
                     store.append(session, segment, _note(n))
-                except SegmentNotFoundError:
+                except SegmentNotFoundError as exc:
+                    stopped_by.append(exc)
                     return
                 acknowledged.append(n)
+                appending.set()
+                n += 1
 
         thread = threading.Thread(target=writer)
         thread.start()
-        time.sleep(0.005)
+        assert appending.wait(WAIT_SECONDS)  # the delete lands while appends are under way
         store.delete_session(session)
-        thread.join()
+        thread.join(WAIT_SECONDS)
+        assert not thread.is_alive()
+        assert len(stopped_by) == 1 and acknowledged  # the writer was stopped by the delete
         assert store.list_sessions() == []
         assert not store.exists(session, segment)
 

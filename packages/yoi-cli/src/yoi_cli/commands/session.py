@@ -532,7 +532,9 @@ class _Pruner:
         self.sessions = sessions
         self.pods = pods
         self.refs = refs
+        # Equivalent mutants `10 -> 11`: a cap above 300 years decides every real session alike.
         self.older_than_ms = None if older_than is None else min(older_than, 10**10) * 1000
+        # Equivalent mutants `10 -> 11`: the same.
         self.grace_ms = min(grace, 10**10) * 1000
         self.deleting = deleting
         self.refs_read_at = time.monotonic()
@@ -543,6 +545,7 @@ class _Pruner:
             return Item("kept", session, "newer than grace period")
         if self.older_than_ms is not None and age < self.older_than_ms:
             return Item("kept", session, "newer than threshold")
+        # Equivalent mutant `statement removed`: a function without a return returns None too.
         return None
 
     def decide(self, info: SessionInfo) -> Item:
@@ -585,6 +588,7 @@ class _Pruner:
         # References taken at the start go stale: read them again before deleting, at most
         # once a second so that a prune of N sessions over P Pods stays O(N + P * seconds).
         # A session that only now gained a referrer is young and spared by the grace period.
+        # Equivalent mutant `> -> >=`: the clock is never exactly at the interval's end.
         if time.monotonic() - self.refs_read_at > REFERENCE_REFRESH_SECONDS:
             self.refs = _references(self.pods)
             self.refs_read_at = time.monotonic()
