@@ -24,8 +24,14 @@ from hypothesis import HealthCheck, settings
 PROFILE_ENV = "YOI_HYPOTHESIS_PROFILE"
 DEFAULT_PROFILE = "dev"
 
+# Both start from Hypothesis' built-in ``default`` profile, never from whatever profile is active
+# at import: Hypothesis activates its own derandomized ``ci`` profile when ``$CI`` is set, and a
+# ``dev`` profile inheriting from that would silently replay the same examples on every run.
+_BASE = settings.get_profile("default")
+
 settings.register_profile(
     "ci",
+    parent=_BASE,
     derandomize=True,
     database=None,
     deadline=None,
@@ -33,7 +39,9 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
     max_examples=300,
 )
-settings.register_profile("dev", deadline=None, print_blob=True, max_examples=500)
+settings.register_profile(
+    "dev", parent=_BASE, derandomize=False, deadline=None, print_blob=True, max_examples=500
+)
 
 
 def _profile_name(config: pytest.Config) -> str:
