@@ -147,12 +147,19 @@ def test_a_stalled_runtime_is_fenced_then_exits_and_clients_follow_its_worker(
             )
         finally:
             a.signal(signal.SIGCONT)
+        # A answers the waiting request 503 lease_lost, or, when its lease check wins the race
+        # after SIGCONT and it exits before reading the request, the kernel resets the queued
+        # connection as the listener closes. Refused either way; never accepted (see below).
         response = http.client.HTTPResponse(late)
-        response.begin()
-        answer = json.loads(response.read())
+        try:
+            response.begin()
+            answer = json.loads(response.read())
+        except (ConnectionResetError, http.client.RemoteDisconnected):
+            answer = None
         late.close()
-        assert response.status == 503, answer
-        assert answer["error"]["code"] == "lease_lost"
+        if answer is not None:
+            assert response.status == 503, answer
+            assert answer["error"]["code"] == "lease_lost"
         assert a.wait() == 3  # the supervisor's cue to start it again
         assert "lost its hosting lease" in a.stderr()
         with b.client() as client:

@@ -7,12 +7,24 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from yoi_worker_runtime.features import FEATURE_MODULES
 
 #: The suite's Hypothesis profiles (``ci`` under nox, ``dev`` otherwise).
 pytest_plugins = ["yoi_base.hypothesis_profiles"]
+
+
+@pytest.fixture(autouse=True)
+def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep every test, and the servers it starts, away from the real ~/.yoi: an fs store's
+    hosting leases live in the runtime dir, so two tests (or two test runs) sharing it would
+    see each other's runtime ids as already open."""
+    monkeypatch.setenv("YOI_DATA_DIR", str(tmp_path / "default-data"))
+    monkeypatch.setenv("YOI_RUNTIME_DIR", str(tmp_path / "default-run"))
+    for name in ("YOI_STORE", "YOI_POD_STORE", "YOI_SESSION_STORE", "YOI_HOME"):
+        monkeypatch.delenv(name, raising=False)
 
 
 def installed_features() -> set[str]:
